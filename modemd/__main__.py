@@ -1,0 +1,5 @@
+import sys
+
+from modemd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,272 @@
+"""The configuration: one schema, every default in one place, errors that name the key.
+
+The YAML file mirrors these dataclasses. Validation walks the file against them, so an unknown
+key, a wrong type or a bad value is reported as ``modem.baudrate: must be an integer, got
+'fast'`` and the program exits 2 before anything starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modemd.modem.profiles import PROFILES
+from modemd.phone import InvalidNumber, normalize
+
+DEFAULT_CONFIG_PATH = Path("/etc/modemd/modemd.yaml")
+ENV_CONFIG = "MODEMD_CONFIG"
+
+# {reply} is "au <alerts.reply_number>" or, without one, "en réponse".
+DEFAULT_TEMPLATE = "ALERTE COMMERCE - {category}\n{message}\n{advice}\nSTOP {reply}"
+DEFAULT_ADVICE = "Soyez vigilants. Ne prenez aucun risque, composez le 17."
+
+DEFAULT_REPLIES: dict[str, str] = {
+    "stop": "Alerte Commerces: vous ne recevrez plus d'alertes. Pour revenir: ADHESION.",
+    "adhesion_pending": "Alerte Commerces: demande recue, elle sera validee par la CCI.",
+    "adhesion_accepted": "Alerte Commerces: inscription confirmee. STOP pour vous desinscrire.",
+    "resubscribed": "Alerte Commerces: vous recevez de nouveau les alertes. STOP pour arreter.",
+    "already_active": "Alerte Commerces: vous etes deja inscrit. STOP pour vous desinscrire.",
+    "help": "Alerte Commerces: alertes de securite pour les commercants. STOP: desinscription. "
+    "ADHESION: inscription.",
+}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the dotted key it concerns."""
+
+
+@dataclass(frozen=True)
+class ModemConfig:
+    port: str = "/dev/ttyUSB2"
+    baudrate: int = 115200
+    rtscts: bool = False  # hardware flow control; USB modems do not need it
+    xonxoff: bool = False
+    pin: str | None = None
+    smsc: str | None = None  # set on the SIM only when it has none
+    delivery_reports: bool = True
+    profile: str = "auto"  # auto | generic | huawei-e3372 | simcom-sim7600 | quectel-ec25
+    storage: str = "auto"  # auto | SM | ME | MT
+    command_timeout: float = 5.0
+    send_timeout: float = 60.0
+    reconnect_max_delay: float = 1.0  # seconds between attempts to reopen a vanished port
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    per_minute: int = 0
+    per_hour: int = 0
+    per_day: int = 0
+    distinct_recipients_per_day: int = 0
+    distinct_recipients_per_month: int = 0
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    default_advice: str = DEFAULT_ADVICE
+    default_priority: str = "urgent"
+    expires_after: str = "6h"
+    max_parts: int = 3
+    encoding: str = "auto"
+    transliterate: bool = True
+    template: str = DEFAULT_TEMPLATE
+    reply_number: str | None = None  # "STOP au <number>"; none: "STOP en réponse"
+
+
+@dataclass(frozen=True)
+class InboundConfig:
+    auto_approve: bool = False
+    operator_numbers: list[str] = field(default_factory=list)
+    reply_limit_per_day: int = 3
+    replies: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_REPLIES))
+
+
+@dataclass(frozen=True)
+class Config:
+    modem: ModemConfig = field(default_factory=ModemConfig)
+    spool_dir: Path = Path("/var/spool/modemd")
+    state_dir: Path = Path("/var/lib/modemd")
+    log_level: str = "INFO"
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    inbound: InboundConfig = field(default_factory=InboundConfig)
+    source: Path | None = None  # the file this was read from, if any
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "modem.storage": ("auto", "SM", "ME", "MT"),
+    "alerts.default_priority": ("urgent", "normal"),
+    "alerts.encoding": ("auto", "gsm7", "ucs2"),
+    "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
+}
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """``90s``, ``30m``, ``2h``, ``1d`` -> seconds."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 30m, 2h or 1d")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def resolve_path(cli_path: str | None) -> Path:
+    if cli_path:
+        return Path(cli_path)
+    env = os.environ.get(ENV_CONFIG)
+    return Path(env) if env else DEFAULT_CONFIG_PATH
+
+
+def load_config(path: Path | None, *, required: bool = True) -> Config:
+    """Read and validate a config file; ``required=False`` gives defaults when it is absent."""
+    if path is None or (not required and not path.exists()):
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found (use --config or MODEMD_CONFIG)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    if data is None:
+        data = {}
+    config = parse_config(data, path)
+    return dataclasses.replace(config, source=path)
+
+
+def parse_config(data: object, where: Path | str = "config") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping of keys")
+    try:
+        config: Config = _build(Config, data, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return config
+
+
+def _build(cls: type[Any], data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        dotted = f"{prefix}{key}"
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"unknown key {dotted!r} (known here: {known})")
+        values[key] = _convert(hints[key], raw, dotted)
+    return _check(cls(**values), prefix)
+
+
+def _convert(hint: Any, raw: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if raw is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], raw, key)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        if raw is None:
+            return hint()
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{key}: must be a mapping of keys, got {raw!r}")
+        return _build(typing.cast(type[Any], hint), raw, key + ".")
+    if hint is bool:
+        if not isinstance(raw, bool):
+            raise ConfigError(f"{key}: must be true or false, got {raw!r}")
+        return raw
+    if hint is int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ConfigError(f"{key}: must be a whole number, got {raw!r}")
+        if raw < 0:
+            raise ConfigError(f"{key}: must not be negative, got {raw}")
+        return raw
+    if hint is float:
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+            raise ConfigError(f"{key}: must be a positive number, got {raw!r}")
+        return float(raw)
+    if hint is str:
+        if isinstance(raw, bool) or raw is None or isinstance(raw, list | dict):
+            raise ConfigError(f"{key}: must be a text, got {raw!r}")
+        return str(raw)  # a PIN written 1234 is still the text "1234"
+    if hint is Path:
+        if not isinstance(raw, str) or not raw:
+            raise ConfigError(f"{key}: must be a path, got {raw!r}")
+        return Path(raw)
+    if origin is list:
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            raise ConfigError(f"{key}: must be a list, got {raw!r}")
+        return [_convert(args[0], item, f"{key}[{i}]") for i, item in enumerate(raw)]
+    if origin is dict:
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{key}: must be a mapping, got {raw!r}")
+        return {str(k): _convert(args[1], v, f"{key}.{k}") for k, v in raw.items()}
+    raise ConfigError(f"{key}: unsupported setting type {hint!r}")  # a bug in the schema
+
+
+def _check(obj: Any, prefix: str) -> Any:
+    """Value rules beyond types, each naming its key."""
+    for f in dataclasses.fields(obj):
+        key = f"{prefix}{f.name}"
+        value = getattr(obj, f.name)
+        choices = _CHOICES.get(key)
+        if choices is not None and value not in choices:
+            raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got {value!r}")
+    if isinstance(obj, ModemConfig):
+        if obj.profile != "auto" and obj.profile not in PROFILES:
+            known = ", ".join(["auto", *sorted(PROFILES)])
+            raise ConfigError(f"{prefix}profile: unknown profile {obj.profile!r} (known: {known})")
+        if obj.pin is not None and not re.fullmatch(r"\d{4,8}", obj.pin):
+            raise ConfigError(f"{prefix}pin: a SIM PIN is 4 to 8 digits")
+        if not obj.port:
+            raise ConfigError(f"{prefix}port: must name the modem's serial port")
+        if obj.smsc is not None:
+            _check_number(obj.smsc, f"{prefix}smsc")
+    if isinstance(obj, AlertsConfig):
+        try:
+            parse_duration(obj.expires_after)
+        except ValueError as exc:
+            raise ConfigError(f"{prefix}expires_after: {exc}") from None
+        if not 1 <= obj.max_parts <= 10:
+            raise ConfigError(f"{prefix}max_parts: must be between 1 and 10")
+        for name in re.findall(r"{(\w*)}", obj.template):
+            if name not in {"category", "message", "advice", "reply"}:
+                raise ConfigError(
+                    f"{prefix}template: unknown placeholder {{{name}}} "
+                    "(use {category}, {message}, {advice}, {reply})"
+                )
+    if isinstance(obj, InboundConfig):
+        for i, number in enumerate(obj.operator_numbers):
+            _check_number(number, f"{prefix}operator_numbers[{i}]")
+        unknown = set(obj.replies) - set(DEFAULT_REPLIES)
+        if unknown:
+            raise ConfigError(
+                f"{prefix}replies: unknown reply {sorted(unknown)[0]!r} "
+                f"(known: {', '.join(DEFAULT_REPLIES)})"
+            )
+        obj = dataclasses.replace(obj, replies={**DEFAULT_REPLIES, **obj.replies})
+    return obj
+
+
+def _check_number(number: str, key: str) -> None:
+    try:
+        normalize(number)
+    except InvalidNumber as exc:
+        raise ConfigError(f"{key}: {exc}") from None
