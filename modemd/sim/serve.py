@@ -1,0 +1,96 @@
+"""``modemd sim``: the simulated modem on a pseudo-terminal, for manual tests and doctor.
+
+Prints the port path on the first line of stdout, then serves until SIGINT/SIGTERM. When stdin
+is a terminal or a pipe, it takes simple commands to play the network's side.
+"""
+
+from __future__ import annotations
+
+import functools
+import shlex
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import TextIO
+
+from modemd.sim.modem import Faults, SimulatedModem
+from modemd.sim.profiles import get_profile
+from modemd.sim.pty import PtySimulator
+
+HELP = """commands:
+  sms NUMBER TEXT...   deliver an inbound SMS (long texts arrive as several parts)
+  sent                 list the SMS the modem has sent
+  unplug | replug      pull the USB cable / plug it back
+  network on|off       lose or regain the network
+  quit"""
+
+
+def serve(
+    profile: str,
+    link: Path | None,
+    *,
+    pin: str | None,
+    latency: float | None,
+    smsc: str | None,
+    cms_error_rate: float,
+    commands: TextIO | None,
+    out: TextIO = sys.stdout,
+) -> int:
+    link = link or Path(tempfile.mkdtemp(prefix="modemd-sim-")) / "modem"
+    modem = SimulatedModem(
+        get_profile(profile),
+        Faults(cms_error_rate=cms_error_rate),
+        pin=pin,
+        smsc=smsc,
+        send_latency=latency,
+    )
+    done = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
+    with PtySimulator(modem, link=link) as sim:
+        print(sim.port, file=out, flush=True)
+        print(
+            f"simulated {profile} modem on {sim.port} (pty {sim.path}); Ctrl-C to stop",
+            file=sys.stderr,
+            flush=True,
+        )
+        if commands is not None:
+            threading.Thread(target=_command_loop, args=(sim, commands, done), daemon=True).start()
+        done.wait()
+    return 0
+
+
+def _set_network(sim: PtySimulator, on: bool) -> None:
+    sim.modem.network = on
+
+
+def _command_loop(sim: PtySimulator, commands: TextIO, done: threading.Event) -> None:
+    for raw in commands:
+        words = shlex.split(raw, posix=True) if raw.strip() else []
+        if not words:
+            continue
+        verb = words[0].lower()
+        try:
+            if verb == "sms" and len(words) >= 3:
+                pdus = sim.inject_sms(words[1], " ".join(words[2:]))
+                print(f"delivered in {len(pdus)} part(s)", file=sys.stderr)
+            elif verb == "sent":
+                for sms in sim.sent():
+                    print(f"{sms.recipient} [{sms.encoding.value}] {sms.text!r}", file=sys.stderr)
+            elif verb == "unplug":
+                sim.unplug()
+            elif verb == "replug":
+                sim.replug()
+            elif verb == "network" and len(words) == 2:
+                sim.call(functools.partial(_set_network, sim, words[1] == "on"))
+            elif verb == "quit":
+                done.set()
+                return
+            else:
+                print(HELP, file=sys.stderr)
+        except (ValueError, TimeoutError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+    if commands.isatty():  # Ctrl-D at the keyboard ends the session; a closed pipe does not
+        done.set()
