@@ -20,8 +20,9 @@ def _tool(name: str) -> str:
 
 
 def test_ruff_clean() -> None:
+    folders = [name for name in ("modemd", "tests", "bench") if (ROOT / name).is_dir()]
     result = subprocess.run(
-        [_tool("ruff"), "check", "modemd", "tests", "bench"],
+        [_tool("ruff"), "check", *folders],
         cwd=ROOT,
         capture_output=True,
         text=True,
