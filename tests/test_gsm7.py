@@ -200,8 +200,12 @@ class TestTransliterate:
     def test_french_sentence(self) -> None:
         src = "Œuvre d’art « volée » à L’Haÿ-les-Roses… ça s’est passé à 14 h — vérifiez!"
         assert transliterate(src) == (
-            "OEuvre d'art \" volée \" à L'Hay-les-Roses... ca s'est passé à 14 h - vérifiez!"
+            "OEuvre d'art \"volée\" à L'Hay-les-Roses... ca s'est passé à 14 h - vérifiez!"
         )
+
+    def test_guillemet_inner_spaces_go(self) -> None:
+        assert transliterate("«\u00a0Le Dauphin\u202f»") == '"Le Dauphin"'
+        assert transliterate("«Le Dauphin»") == '"Le Dauphin"'
 
     def test_nfkd_fallback_strips_accents(self) -> None:
         assert transliterate("áíóúãõ") == "aiouao"

@@ -7,6 +7,7 @@ The alphabet itself is kept as data (``BASIC``, ``EXTENSION``,
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Final
@@ -280,6 +281,9 @@ def _fallback(ch: str) -> str:
     return "?"
 
 
+_GUILLEMET_SPACES = re.compile("(«)[ \u00a0\u202f]+|[ \u00a0\u202f]+(»)")
+
+
 def transliterate(text: str) -> str:
     """Replace every character outside GSM-7 by the closest GSM-7 text.
 
@@ -288,6 +292,9 @@ def transliterate(text: str) -> str:
     "é"), the explicit ``TRANSLITERATIONS`` table, NFKD accent stripping, and
     finally "?" for anything still unmappable (emoji, CJK, ...).
     """
+    # French typography puts a (non-breaking) space inside guillemets: « Le Dauphin »
+    # reads "Le Dauphin", not " Le Dauphin ".
+    text = _GUILLEMET_SPACES.sub(lambda m: m.group(1) or m.group(2), text)
     out: list[str] = []
     for ch in unicodedata.normalize("NFC", text):
         if _char_septets(ch):

@@ -1,0 +1,36 @@
+"""Inbound SMS that are for people to read: one file each in the spool's ``incoming/``."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from modemd.sms.pdu import Deliver
+
+
+def write_incoming(folder: Path, message: Deliver, received: datetime | None = None) -> Path:
+    """``From:``, ``Received:``, a blank line, the text; written whole or not at all."""
+    received = received or datetime.now(UTC)
+    stamp = received.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    sender = re.sub(r"[^0-9A-Za-z+]", "_", message.sender or "unknown")
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 0
+    while True:
+        path = folder / f"{stamp}_{sender}{f'_{n}' if n else ''}.txt"
+        if not path.exists():
+            break
+        n += 1
+    body = (
+        f"From: {message.sender or 'unknown'}\n"
+        f"Received: {received.astimezone(UTC).isoformat(timespec='seconds')}\n"
+        f"\n{message.text}\n"
+    )
+    tmp = folder / f".{path.name}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(body)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return path
