@@ -14,13 +14,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from modemd import __version__
+from modemd.commands import Failure, UsageError
 from modemd.config import Config, ConfigError, load_config, resolve_path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad input from the user: exit 2."""
 
 
 def _common() -> argparse.ArgumentParser:
@@ -52,6 +49,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"modemd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    sub.add_parser("run", parents=[common], help="the daemon, in the foreground")
+
+    status = sub.add_parser(
+        "status", parents=[common], help="modem, alerts in progress, SIM windows, recent errors"
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--watch", action="store_true", help="refresh every second")
+
+    alert = sub.add_parser("alert", parents=[common], help="send, list, show or cancel alerts")
+    alert_sub = alert.add_subparsers(dest="alert_command", metavar="ACTION", required=True)
+    send = alert_sub.add_parser("send", parents=[common], help="drop an alert file into the spool")
+    send.add_argument("file", type=Path)
+    send.add_argument(
+        "--check",
+        action="store_true",
+        help="show the SMS, parts, recipients and time; send nothing",
+    )
+    send.add_argument("--json", action="store_true")
+    listing = alert_sub.add_parser("list", parents=[common], help="recent alerts")
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--limit", type=int, default=20)
+    show = alert_sub.add_parser("show", parents=[common], help="one alert, per recipient")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    cancel = alert_sub.add_parser("cancel", parents=[common], help="stop what is unsent")
+    cancel.add_argument("id")
+
     doctor = sub.add_parser(
         "doctor",
         parents=[common],
@@ -74,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--pin", help="the simulated SIM asks for this PIN")
     sim.add_argument("--latency", type=float, help="seconds per AT+CMGS (default per profile)")
+    sim.add_argument("--record", type=Path, help="append every SMS sent as a JSON line here")
     sim.add_argument("--no-smsc", action="store_true", help="the SIM has no SMS centre number")
     sim.add_argument(
         "--cms-error-rate", type=float, default=0.0, help="share of sends answered +CMS ERROR: 38"
@@ -114,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError) as exc:
         print(f"modemd: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Failure as exc:
+        print(f"modemd: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
 
@@ -131,6 +159,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     _setup_logging(getattr(args, "log_level", None) or config.log_level)
     if args.command == "doctor":
         return _doctor(config, args.json)
+    from modemd import commands
+
+    if args.command == "run":
+        return commands.run(config)
+    if args.command == "status":
+        return commands.status(config, args.json, args.watch)
+    if args.command == "alert":
+        if args.alert_command == "send":
+            return commands.alert_send(config, args.file, args.check, args.json)
+        if args.alert_command == "list":
+            return commands.alert_list(config, args.json, args.limit)
+        if args.alert_command == "show":
+            return commands.alert_show(config, args.id, args.json)
+        return commands.alert_cancel(config, args.id)
     raise UsageError(f"unknown command {args.command}")
 
 
@@ -150,6 +192,7 @@ def _sim(args: argparse.Namespace) -> int:
         smsc=None if args.no_smsc else "+33689004000",
         cms_error_rate=args.cms_error_rate,
         commands=None if sys.stdin is None or sys.stdin.closed else sys.stdin,
+        record=args.record,
     )
 
 

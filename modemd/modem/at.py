@@ -264,11 +264,13 @@ class AtEngine:
     def _resync_locked(self, attempts: int = 3, timeout: float = 2.0) -> None:
         # Modems answer in order, so everything before our marker line is a late reply to an
         # earlier command and is dropped; the final result after the marker closes the gap.
+        # ESC first: a modem left waiting for a PDU after '> ' (its host killed mid-send)
+        # would otherwise swallow the marker as PDU text. In command mode it is ignored.
         for _ in range(attempts):
             if self._lost is not None:
                 raise self._lost
             pending = self._register(_Pending(_SYNC_COMMAND, _SYNC_PREFIX, sync=True))
-            self._write(_SYNC_COMMAND.encode("ascii") + b"\r")
+            self._write(ESC + _SYNC_COMMAND.encode("ascii") + b"\r")
             answered = pending.done.wait(timeout)
             self._unregister()
             if answered:

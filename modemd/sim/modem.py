@@ -100,7 +100,9 @@ class SimulatedModem:
         self.signal = signal
         self.send_latency = profile.send_latency if send_latency is None else send_latency
         self.sent: list[SentSms] = []
+        self.on_sent: Callable[[SentSms], None] | None = None  # e.g. `modemd sim --record`
         self.commands: list[str] = []  # every command line received, for tests to inspect
+        self.command_times: list[tuple[float, str]] = []  # the same with arrival times
         self.storage: dict[str, dict[int, _Stored]] = {mem: {} for mem in profile.storages}
         self.emit: Callable[[bytes], None] = lambda data: None
         self.schedule: Callable[[float, Callable[[], None]], None] = lambda delay, fn: None
@@ -168,7 +170,7 @@ class SimulatedModem:
                 self._line.clear()
                 if line:
                     self._command(line)
-            elif byte != 0x0A:
+            elif byte >= 0x20:  # control bytes (a stray ESC, NUL) are not part of a command
                 self._line.append(byte)
 
     def _pdu_byte(self, byte: int) -> None:
@@ -189,6 +191,7 @@ class SimulatedModem:
     # --------------------------------------------------------------------------- commands
     def _command(self, line: str) -> None:
         self.commands.append(line)
+        self.command_times.append((time.time(), line))
         if line.upper().startswith(tuple(c.upper() for c in self.faults.hang_commands)):
             return
         upper = line.upper()
@@ -317,18 +320,19 @@ class SimulatedModem:
         else:
             self._mr = (self._mr + 1) % 256
             mr = self._mr
-            self.sent.append(
-                SentSms(
-                    recipient=submit.recipient,
-                    text=submit.text,
-                    encoding=submit.encoding,
-                    concat=submit.concat,
-                    reference=mr,
-                    status_report=submit.status_report_requested,
-                    pdu=pdu,
-                    at=time.time(),
-                )
+            sms = SentSms(
+                recipient=submit.recipient,
+                text=submit.text,
+                encoding=submit.encoding,
+                concat=submit.concat,
+                reference=mr,
+                status_report=submit.status_report_requested,
+                pdu=pdu,
+                at=time.time(),
             )
+            self.sent.append(sms)
+            if self.on_sent is not None:
+                self.on_sent(sms)
             self._respond([f"+CMGS: {mr}"])
             if submit.status_report_requested:
                 recipient = submit.recipient

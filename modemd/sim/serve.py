@@ -7,15 +7,17 @@ is a terminal or a pipe, it takes simple commands to play the network's side.
 from __future__ import annotations
 
 import functools
+import json
 import shlex
 import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from modemd.sim.modem import Faults, SimulatedModem
+from modemd.sim.modem import Faults, SentSms, SimulatedModem
 from modemd.sim.profiles import get_profile
 from modemd.sim.pty import PtySimulator
 
@@ -36,6 +38,7 @@ def serve(
     smsc: str | None,
     cms_error_rate: float,
     commands: TextIO | None,
+    record: Path | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     link = link or Path(tempfile.mkdtemp(prefix="modemd-sim-")) / "modem"
@@ -46,6 +49,8 @@ def serve(
         smsc=smsc,
         send_latency=latency,
     )
+    if record is not None:
+        modem.on_sent = _recorder(record)
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
@@ -60,6 +65,34 @@ def serve(
             threading.Thread(target=_command_loop, args=(sim, commands, done), daemon=True).start()
         done.wait()
     return 0
+
+
+def _recorder(path: Path) -> Callable[[SentSms], None]:
+    """Append each SMS the simulated network received as a JSON line (for tests and
+    benchmarks in other processes)."""
+    handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (open for the whole run)
+
+    def write(sms: SentSms) -> None:
+        concat = sms.concat
+        handle.write(
+            json.dumps(
+                {
+                    "recipient": sms.recipient,
+                    "text": sms.text,
+                    "encoding": sms.encoding.value,
+                    "reference": sms.reference,
+                    "at": sms.at,
+                    "concat": None
+                    if concat is None
+                    else [concat.reference, concat.total, concat.sequence],
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+        handle.flush()
+
+    return write
 
 
 def _set_network(sim: PtySimulator, on: bool) -> None:

@@ -1,0 +1,257 @@
+"""The operator's commands: run, status, alert send/list/show/cancel."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from modemd.alerts import AlertFileError, is_alert_name, parse_alert
+from modemd.config import Config
+from modemd.daemon import MODEM_NAME, Daemon, read_status
+from modemd.outbox import Outbox
+from modemd.reports import (
+    DEFAULT_PART_SECONDS,
+    alert_detail,
+    clock,
+    duration,
+    progress,
+    render_status,
+)
+from modemd.spool import Spool
+from modemd.store.db import Database, StoreError, open_database
+from modemd.subscribers import Registry
+from modemd.throttle import HISTORY, Throttle
+
+
+class UsageError(Exception):
+    """Bad input from the user: exit 2."""
+
+
+class Failure(Exception):
+    """Something else went wrong: exit 1."""
+
+
+def _db(config: Config) -> Database:
+    try:
+        return open_database(config.state_dir)
+    except StoreError as exc:
+        raise Failure(str(exc)) from exc
+
+
+def _throttle(config: Config, db: Database) -> Throttle:
+    now = time.time()
+    return Throttle(config.limits, Outbox(db).send_history(MODEM_NAME, now - HISTORY))
+
+
+def _part_seconds(config: Config) -> float:
+    snapshot = read_status(config.state_dir)
+    if snapshot and snapshot["dispatcher"]["part_seconds"]:
+        return float(snapshot["dispatcher"]["part_seconds"])
+    return DEFAULT_PART_SECONDS
+
+
+# ------------------------------------------------------------------------------------ run
+def run(config: Config) -> int:
+    return Daemon(config).run()
+
+
+# --------------------------------------------------------------------------------- status
+def status(config: Config, as_json: bool, watch: bool) -> int:
+    while True:
+        text = _status_text(config, as_json)
+        if watch and not as_json:
+            sys.stdout.write("\x1b[H\x1b[2J" + text + "\n")
+            sys.stdout.flush()
+            time.sleep(1.0)
+            continue
+        print(text)
+        if not watch:
+            return 0
+        time.sleep(1.0)
+
+
+def _status_text(config: Config, as_json: bool) -> str:
+    snapshot = read_status(config.state_dir)
+    db = _db(config)
+    try:
+        alerts = progress(db, active_only=True)
+        throttle = _throttle(config, db)
+    finally:
+        db.close()
+    part_seconds = _part_seconds(config)
+    eta: dict[str, float] = {}
+    pending = 0.0
+    now = time.time()
+    for a in sorted(alerts, key=lambda p: (p.priority != "urgent", p.created_at)):
+        # Alerts go one after the other, so each ETA includes those ahead of it.
+        pending += throttle.estimate(now + pending, a.unsent, a.parts, part_seconds)
+        eta[a.alert_id] = pending
+    if as_json:
+        return json.dumps(
+            {
+                "daemon": snapshot,
+                "alerts": [{**a.as_dict(), "eta_seconds": eta.get(a.alert_id)} for a in alerts],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    return render_status(snapshot, alerts, eta)
+
+
+# ---------------------------------------------------------------------------------- alert
+def alert_send(config: Config, path: Path, check: bool, as_json: bool) -> int:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not is_alert_name(path.name):
+        raise UsageError(f"{path.name}: alert files end in .yaml, .yml or .txt")
+    try:
+        request = parse_alert(path.name, data, config.alerts)
+    except AlertFileError as exc:
+        raise UsageError(f"{path.name}: {exc}") from exc
+    db = _db(config)
+    try:
+        recipients = Registry(db).targeted(request.target)
+        throttle = _throttle(config, db)
+    finally:
+        db.close()
+    if not recipients:
+        raise UsageError(
+            f"{path.name}: the target ({request.target.describe()}) matches no active member"
+        )
+    comp = request.composition
+    seconds = throttle.estimate(
+        time.time(), len(recipients), comp.part_count, _part_seconds(config)
+    )
+    if check:
+        report = {
+            "text": comp.text,
+            "encoding": comp.encoding.value,
+            "parts": comp.part_count,
+            "characters": len(comp.text),
+            "recipients": len(recipients),
+            "target": request.target.describe(),
+            "priority": request.priority,
+            "estimated_seconds": round(seconds, 1),
+            "sent": False,
+        }
+        if as_json:
+            print(json.dumps(report, indent=2, ensure_ascii=False))
+        else:
+            print(
+                f"SMS ({comp.encoding.value.upper()}, {comp.part_count} part(s), "
+                f"{len(comp.text)} characters):"
+            )
+            print("  " + comp.text.replace("\n", "\n  "))
+            print(
+                f"Recipients: {len(recipients)} ({request.target.describe()}), "
+                f"priority {request.priority}"
+            )
+            limits = ", ".join(f"{w.name} {w.cap}" for w in throttle.windows) or "none"
+            print(f"Time: about {duration(seconds)} for all of them (SIM limits: {limits})")
+            print("Nothing was sent (--check).")
+        return 0
+    return _drop(config, path, data, as_json)
+
+
+def _drop(config: Config, path: Path, data: bytes, as_json: bool) -> int:
+    spool = Spool(config.spool_dir)
+    spool.ensure()
+    name = path.name
+    n = 1
+    while (spool.outgoing / name).exists():
+        name = f"{path.stem}-{n}{path.suffix}"
+        n += 1
+    tmp = spool.outgoing / f".{name}.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, spool.outgoing / name)  # the documented way: write aside, rename in
+    outcome = _wait_outcome(spool, name, timeout=10.0)
+    if as_json:
+        print(json.dumps({"file": name, **outcome}, ensure_ascii=False))
+    elif outcome["state"] == "accepted":
+        print(f"accepted as alert {outcome['alert_id']} ({outcome['file']})")
+    elif outcome["state"] == "rejected":
+        print(f"rejected: {outcome['reason']}", file=sys.stderr)
+    else:
+        print(f"queued as outgoing/{name}; it is sent when modemd runs")
+    return 1 if outcome["state"] == "rejected" else 0
+
+
+def _wait_outcome(spool: Spool, name: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = sorted(spool.done.glob(f"*_{name}"))
+        for candidate in done:
+            if not (spool.outgoing / name).exists():
+                alert_id = candidate.name.split("_", 2)[1]
+                return {"state": "accepted", "alert_id": alert_id, "file": candidate.name}
+        error = spool.failed / f"{name}.error"
+        if error.exists() and not (spool.outgoing / name).exists():
+            return {"state": "rejected", "reason": error.read_text(encoding="utf-8").strip()}
+        time.sleep(0.05)
+    return {"state": "queued"}
+
+
+def alert_list(config: Config, as_json: bool, limit: int) -> int:
+    db = _db(config)
+    try:
+        rows = progress(db, limit=limit)
+    finally:
+        db.close()
+    if as_json:
+        print(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no alerts yet")
+    for r in rows:
+        print(
+            f"{r.alert_id:<12} {clock(r.created_at)}  {r.state:<9} {r.priority:<6} "
+            f"{r.category:<22} {r.sent}/{r.total} sent, {r.failed} failed, "
+            f"{r.cancelled} cancelled"
+        )
+    return 0
+
+
+def alert_show(config: Config, alert_id: str, as_json: bool) -> int:
+    db = _db(config)
+    try:
+        detail = alert_detail(db, alert_id)
+    finally:
+        db.close()
+    if detail is None:
+        raise UsageError(f"no alert {alert_id!r} (see modemd alert list)")
+    if as_json:
+        print(json.dumps(detail, indent=2, ensure_ascii=False))
+        return 0
+    print(
+        f"alert {detail['id']} - {detail['state']}, {detail['priority']}, "
+        f"{detail['category']}, issued by {detail['issued_by'] or '-'}"
+    )
+    print(
+        f"created {clock(detail['created_at'])}, expires {clock(detail['expires_at'])}, "
+        f"{detail['parts']} part(s) in {detail['encoding']}"
+    )
+    print("  " + detail["text"].replace("\n", "\n  "))
+    print()
+    for d in detail["deliveries"]:
+        report = f" ({d['report']})" if d["report"] else ""
+        error = f" - {d['last_error']}" if d["last_error"] and d["state"] != "sent" else ""
+        print(f"  {d['phone']:<14} {(d['name'] or ''):<24} {d['state']}{report}{error}")
+    return 0
+
+
+def alert_cancel(config: Config, alert_id: str) -> int:
+    db = _db(config)
+    try:
+        cancelled = Outbox(db).cancel(alert_id)
+    except KeyError:
+        raise UsageError(f"no alert {alert_id!r} (see modemd alert list)") from None
+    finally:
+        db.close()
+    print(f"alert {alert_id} cancelled: {cancelled} recipient(s) will not get it")
+    return 0

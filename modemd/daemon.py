@@ -1,0 +1,224 @@
+"""``modemd run``: wires store, modem, spool and dispatcher together, and handles signals.
+
+SIGTERM/SIGINT: the part in flight finishes, state is saved, exit 0. SIGHUP: limits, alert
+settings and replies are reloaded from the configuration without touching the queue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from modemd.config import Config, ConfigError, load_config
+from modemd.dispatcher import Dispatcher
+from modemd.inbox import write_incoming
+from modemd.modem.device import Modem
+from modemd.modem.references import ReferenceCounter
+from modemd.outbox import Outbox
+from modemd.sms.pdu import Deliver, StatusReport
+from modemd.spool import Intake, Outcome, Spool, SpoolWatcher
+from modemd.store.db import Database, open_database
+from modemd.subscribers import Registry
+from modemd.throttle import HISTORY, Throttle
+
+log = logging.getLogger(__name__)
+
+STATUS_FILE = "status.json"
+MODEM_NAME = "modem"
+
+
+class Daemon:
+    def __init__(
+        self, config: Config, *, polling: bool = False, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.spool = Spool(config.spool_dir)
+        self.db: Database | None = None
+        self.started_at = time.time()
+        self._polling = polling
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self.intake_count = 0
+
+    # ------------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        cfg = self.config
+        self.spool.ensure()
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        self.db = open_database(cfg.state_dir)
+        self.registry = Registry(self.db)
+        self.outbox = Outbox(self.db)
+        now = self.clock()
+        self.outbox.prune_send_log(now - HISTORY)
+        self.throttle = Throttle(cfg.limits, self.outbox.send_history(MODEM_NAME, now - HISTORY))
+        self.modem = Modem(
+            cfg.modem,
+            on_sms=self._on_sms,
+            on_status_report=self._on_report,
+            on_state=self._on_modem_state,
+            references=ReferenceCounter(cfg.state_dir / "concat-ref"),
+        )
+        self.dispatcher = Dispatcher(
+            self.outbox, self.modem, self.throttle, modem_name=MODEM_NAME, clock=self.clock
+        )
+        self.intake = Intake(
+            self.spool,
+            self.outbox,
+            self.registry,
+            cfg.alerts,
+            on_accepted=self._on_accepted,
+            clock=self.clock,
+        )
+        self.watcher = SpoolWatcher(self.spool, self.intake.take, polling=self._polling)
+        self.modem.start(wait=False)
+        self.dispatcher.start()
+        self.watcher.start()
+        log.info(
+            "modemd started: spool %s, state %s, modem %s",
+            cfg.spool_dir,
+            cfg.state_dir,
+            cfg.modem.port,
+        )
+
+    def stop(self) -> None:
+        log.info("stopping: finishing the part in flight")
+        self.watcher.stop()
+        self.dispatcher.stop()
+        self.modem.stop()
+        self.publish_status()
+        if self.db is not None:
+            self.db.close()
+        log.info("modemd stopped")
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; the main thread only publishes status and reloads."""
+        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
+        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+        self.start()
+        try:
+            while not self._stop.is_set():
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self.reload()
+                self.publish_status()
+                self._stop.wait(1.0)
+        finally:
+            self.stop()
+        return 0
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def reload(self) -> None:
+        source = self.config.source
+        if source is None:
+            return
+        try:
+            fresh = load_config(source)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running configuration: %s", exc)
+            return
+        self.config = dataclasses.replace(
+            self.config, limits=fresh.limits, alerts=fresh.alerts, inbound=fresh.inbound
+        )
+        self.throttle.reconfigure(fresh.limits)
+        self.intake.config = fresh.alerts
+        self.dispatcher.wake()
+        log.info("configuration reloaded: limits, alerts and replies")
+
+    # ------------------------------------------------------------------------- callbacks
+    def _on_accepted(self, outcome: Outcome) -> None:
+        self.intake_count += 1
+        self.dispatcher.wake()
+
+    def _on_sms(self, message: Deliver) -> None:
+        path = write_incoming(self.spool.incoming, message)
+        log.info("SMS from %s saved as %s", message.sender, path.name)
+
+    def _on_report(self, report: StatusReport) -> None:
+        log.debug("status report for reference %d: status %d", report.reference, report.status)
+
+    def _on_modem_state(self, state: str, detail: str) -> None:
+        log.info("modem %s%s", state, f": {detail}" if detail else "")
+        self.dispatcher.wake()
+
+    # --------------------------------------------------------------------------- status
+    def status_snapshot(self) -> dict[str, Any]:
+        now = self.clock()
+        st = self.modem.status
+        ds = self.dispatcher.state
+        return {
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "updated_at": now,
+            "modem": {
+                "port": st.port,
+                "state": st.state,
+                "detail": st.detail,
+                "profile": st.profile,
+                "manufacturer": st.manufacturer,
+                "model": st.model,
+                "operator": st.operator,
+                "signal_rssi": st.signal.rssi,
+                "signal_dbm": st.signal.dbm,
+                "signal_quality": st.signal.quality,
+                "registration": st.registration_text,
+                "registered": st.registered,
+                "smsc": st.smsc,
+                "since": st.since,
+            },
+            "dispatcher": {
+                "current": ds.current,
+                "sent_parts": ds.sent_parts,
+                "failed_parts": ds.failed_parts,
+                "part_seconds": ds.part_seconds,
+                "paused_until": ds.paused_until,
+                "blocked": None
+                if ds.blocked is None
+                else {"window": ds.blocked.window, "reopens_at": ds.blocked.reopens_at},
+                "errors": [{"at": at, "error": text} for at, text in ds.errors],
+            },
+            "throttle": [dataclasses.asdict(u) for u in self.throttle.usage(now)],
+        }
+
+    def publish_status(self) -> None:
+        path = self.config.state_dir / STATUS_FILE
+        tmp = path.with_name("." + STATUS_FILE + ".tmp")
+        try:
+            tmp.write_text(json.dumps(self.status_snapshot(), ensure_ascii=False))
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", path, exc)
+
+
+def read_status(state_dir: Path) -> dict[str, Any] | None:
+    """The running daemon's last snapshot, or None if there is none or it is stale."""
+    try:
+        data: dict[str, Any] = json.loads((state_dir / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    pid = int(data.get("pid", 0))
+    alive = pid > 0 and _pid_alive(pid)
+    if not alive or time.time() - float(data.get("updated_at", 0)) > 15:
+        data["stale"] = True
+    return data
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

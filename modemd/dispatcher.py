@@ -1,0 +1,235 @@
+"""The dispatcher: takes the next SMS from the outbox and gives it to the modem, part by part,
+as fast as the modem and the SIM's windows allow.
+
+Order: urgent before normal, then the oldest alert, then member order; a whole message (all its
+parts) is the unit, so an urgent alert overtakes at the next message boundary. Transient errors
+are retried with backoff within the alert's expiry; permanent ones fail that recipient only.
+Each part is in the database as in flight before ``AT+CMGS`` and as sent right after.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from modemd.modem.device import Modem
+from modemd.modem.errors import CmsError, ModemError
+from modemd.outbox import Job, Outbox
+from modemd.phone import InvalidNumber
+from modemd.sms.pdu import CodecError, SubmitPdu
+from modemd.throttle import Throttle, Verdict
+
+log = logging.getLogger(__name__)
+
+MIN_VALIDITY = timedelta(minutes=5)
+NO_NETWORK_CODES = frozenset({331, 332})  # pause sending instead of burning retries
+NETWORK_PAUSE = 5.0
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before retry number ``attempts``: 5, 15, 45, 135, 405, then every 10 min."""
+    return float(min(600, 5 * 3 ** max(0, attempts - 1)))
+
+
+@dataclass
+class DispatchState:
+    """What ``status`` shows about the dispatcher."""
+
+    current: str | None = None  # "alert-id -> +336..."
+    blocked: Verdict | None = None
+    paused_until: float = 0.0
+    sent_parts: int = 0
+    failed_parts: int = 0
+    part_seconds: float = 0.0  # moving average of one AT+CMGS
+    errors: list[tuple[float, str]] = field(default_factory=list)
+
+    def error(self, now: float, text: str) -> None:
+        self.errors = [*self.errors[-9:], (now, text)]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        outbox: Outbox,
+        modem: Modem,
+        throttle: Throttle,
+        *,
+        modem_name: str = "modem",
+        clock: Callable[[], float] = time.time,
+        on_expired: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.modem = modem
+        self.throttle = throttle
+        self.modem_name = modem_name
+        self.clock = clock
+        self.on_expired = on_expired
+        self.state = DispatchState()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_expiry = 0.0
+
+    # ------------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        recovered = self.outbox.recover()
+        if recovered:
+            log.warning(
+                "%d part(s) were in flight at the last stop; they will be sent again", recovered
+            )
+        self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 8.0) -> None:
+        """Finish the part in flight (its AT+CMGS), then stop."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ----------------------------------------------------------------------------- loop
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                delay = self._step()
+            except Exception as exc:  # keep the queue alive; the state is in the database
+                log.exception("dispatcher error")
+                self.state.error(self.clock(), f"internal error: {exc}")
+                delay = 1.0
+            if delay > 0:
+                self._wake.wait(delay)
+                self._wake.clear()
+
+    def _step(self) -> float:
+        """Do one unit of work; return how long to wait before the next (0 = at once)."""
+        now = self.clock()
+        if now - self._last_expiry >= 1.0:
+            self._last_expiry = now
+            for alert_id, cancelled in self.outbox.expire(now):
+                log.warning("alert %s expired; %d recipient(s) not served", alert_id, cancelled)
+                if self.on_expired is not None:
+                    self.on_expired(alert_id, cancelled)
+        if now < self.state.paused_until:
+            return min(1.0, self.state.paused_until - now)
+        if not self.modem.ready:
+            self.state.current = None
+            self.modem.wait_ready(0.5)
+            return 0.0
+        job = self.outbox.next_job(now)
+        if job is None:
+            self.state.current = None
+            self.state.blocked = None
+            retry = self.outbox.next_retry_at()
+            return 1.0 if retry is None else max(0.01, min(1.0, retry - now))
+        verdict = self.throttle.check(now, job.phone, job.parts - job.parts_sent)
+        if not verdict.allowed:
+            if self.state.blocked is None or self.state.blocked.window != verdict.window:
+                log.info(
+                    "SIM limit %s reached; sending resumes at %s",
+                    verdict.window,
+                    time.strftime("%H:%M:%S", time.localtime(verdict.reopens_at or now)),
+                )
+            self.state.blocked = verdict
+            return max(0.01, min(1.0, (verdict.reopens_at or now) - now))
+        self.state.blocked = None
+        self._send(job)
+        return 0.0
+
+    def _send(self, job: Job) -> None:
+        self.state.current = f"{job.alert_id} -> {job.phone}"
+        try:
+            pdus, concat_ref = self._compose(job)
+        except (InvalidNumber, CodecError, ValueError) as exc:
+            self.outbox.fail_delivery(job, f"cannot compose: {exc}", self.clock())
+            log.warning("alert %s: %s cannot be served: %s", job.alert_id, job.phone, exc)
+            return
+        for seq in range(job.parts_sent + 1, job.parts + 1):
+            if seq > job.parts_sent + 1 and not self._may_continue(job):
+                return
+            if not self._send_part(job, seq, pdus[seq - 1], concat_ref):
+                return
+
+    def _may_continue(self, job: Job) -> bool:
+        """Between two parts of one message: still wanted, still allowed, not stopping."""
+        if self._stop.is_set() or not self.outbox.still_wanted(job.delivery_id):
+            return False
+        return self.throttle.check(self.clock(), job.phone, 1).allowed
+
+    def _compose(self, job: Job) -> tuple[list[SubmitPdu], int | None]:
+        remaining = timedelta(seconds=max(0.0, job.expires_at - self.clock()))
+        ref = job.concat_ref
+        if ref is None and job.parts > 1:
+            ref = self.modem.next_reference()
+        pdus = self.modem.compose(
+            job.phone,
+            job.text,
+            job.encoding,
+            validity=max(remaining, MIN_VALIDITY),
+            concat_reference=ref,
+        )
+        if len(pdus) != job.parts:
+            raise ValueError(f"composed {len(pdus)} parts, expected {job.parts}")
+        return pdus, ref
+
+    def _send_part(self, job: Job, seq: int, pdu: SubmitPdu, concat_ref: int | None) -> bool:
+        now = self.clock()
+        log_id = self.outbox.begin_part(job, seq, self.modem_name, now, concat_ref)
+        self.throttle.record(now, job.phone)
+        started = time.monotonic()
+        try:
+            reference = self.modem.send_pdu(pdu)
+        except CmsError as exc:
+            self.throttle.forget(now, job.phone)
+            self._failed(job, seq, log_id, exc)
+            return False
+        except ModemError as exc:
+            # The link died or the modem fell silent mid-exchange: the part may have left.
+            self.outbox.part_unknown(job, seq, str(exc))
+            self.state.error(self.clock(), f"{job.phone}: {exc}")
+            log.warning(
+                "alert %s: part %d/%d to %s in doubt (%s); will send again",
+                job.alert_id,
+                seq,
+                job.parts,
+                job.phone,
+                exc,
+            )
+            return False
+        elapsed = time.monotonic() - started
+        avg = self.state.part_seconds
+        self.state.part_seconds = elapsed if avg == 0 else 0.8 * avg + 0.2 * elapsed
+        self.state.sent_parts += 1
+        self.outbox.part_sent(job, seq, reference, self.clock())
+        return True
+
+    def _failed(self, job: Job, seq: int, log_id: int, exc: CmsError) -> None:
+        now = self.clock()
+        self.state.failed_parts += 1
+        self.state.error(now, f"{job.phone}: {exc}")
+        if exc.code in NO_NETWORK_CODES:
+            self.state.paused_until = now + NETWORK_PAUSE
+        if exc.transient:
+            retry_at = now + backoff(job.attempts + 1)
+            if retry_at < job.expires_at:
+                self.outbox.part_failed(job, seq, log_id, str(exc), retry_at, now)
+                log.info(
+                    "alert %s: %s failed (%s), retry in %.0f s",
+                    job.alert_id,
+                    job.phone,
+                    exc.meaning,
+                    retry_at - now,
+                )
+                return
+        self.outbox.part_failed(job, seq, log_id, str(exc), None, now)
+        log.warning("alert %s: %s not served: %s", job.alert_id, job.phone, exc)

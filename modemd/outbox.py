@@ -1,0 +1,397 @@
+"""The durable queue: alerts, their deliveries and each part's fate, in SQLite.
+
+Every method is one transaction. The dispatcher's protocol for one part is
+``begin_part`` (in flight + counted in the send log) -> AT+CMGS -> ``part_sent`` or
+``part_failed``/``part_unknown``; ``recover`` at start turns parts left in flight by a crash
+back into queued work, so only those may go twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from modemd.alerts import AlertRequest
+from modemd.sms.parts import Encoding
+from modemd.store.db import Database
+from modemd.subscribers import Subscriber
+
+UNSENT = ("queued", "sending")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    alert_id: str
+    recipients: int
+    duplicate: bool  # the same `id` was accepted before; nothing new queued
+    done_name: str | None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One recipient's SMS, possibly half sent."""
+
+    delivery_id: int
+    alert_id: str
+    phone: str
+    text: str
+    encoding: Encoding
+    parts: int
+    parts_sent: int
+    concat_ref: int | None
+    attempts: int
+    expires_at: float
+    priority: int
+
+
+def _utc_stamp(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+class Outbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --------------------------------------------------------------------------- intake
+    def accept(
+        self,
+        request: AlertRequest,
+        recipients: list[Subscriber],
+        *,
+        source_name: str | None,
+        source_sha256: str | None,
+        now: float | None = None,
+    ) -> Accepted:
+        """Store an alert and one delivery per recipient, atomically; idempotent by key."""
+        now = time.time() if now is None else now
+        with self.db.transaction() as conn:
+            if request.key is not None:
+                row = conn.execute(
+                    "SELECT id, (SELECT COUNT(*) FROM deliveries WHERE alert_id = alerts.id) AS n"
+                    " FROM alerts WHERE idempotency_key = ?",
+                    (request.key,),
+                ).fetchone()
+                if row is not None:
+                    done = _done_name(now, row["id"], source_name) if source_name else None
+                    _audit(
+                        conn,
+                        now,
+                        "duplicate",
+                        row["id"],
+                        None,
+                        {"source": source_name, "key": request.key},
+                    )
+                    return Accepted(row["id"], row["n"], True, done)
+            alert_id = _next_alert_id(conn, now)
+            done_name = _done_name(now, alert_id, source_name) if source_name else None
+            comp = request.composition
+            conn.execute(
+                "INSERT INTO alerts (id, idempotency_key, category, message, advice, text, "
+                "encoding, parts, priority, target, issued_by, source_name, source_sha256, "
+                "done_name, created_at, expires_at, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')",
+                (
+                    alert_id,
+                    request.key,
+                    request.category,
+                    request.message,
+                    request.advice,
+                    comp.text,
+                    comp.encoding.value,
+                    comp.part_count,
+                    request.priority_rank,
+                    json.dumps(
+                        {
+                            "communes": list(request.target.communes),
+                            "sectors": list(request.target.sectors),
+                        },
+                        ensure_ascii=False,
+                    ),
+                    request.issued_by,
+                    source_name,
+                    source_sha256,
+                    done_name,
+                    now,
+                    now + request.expires_after,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO deliveries (alert_id, subscriber_id, phone, state) "
+                "VALUES (?, ?, ?, 'queued')",
+                [(alert_id, s.id, s.phone) for s in recipients],
+            )
+            _audit(
+                conn,
+                now,
+                "accepted",
+                alert_id,
+                None,
+                {
+                    "issued_by": request.issued_by,
+                    "source": source_name,
+                    "recipients": len(recipients),
+                    "parts": comp.part_count,
+                    "encoding": comp.encoding.value,
+                    "priority": request.priority,
+                },
+            )
+        return Accepted(alert_id, len(recipients), False, done_name)
+
+    def accepted_from(self, source_sha256: str) -> list[sqlite3.Row]:
+        """Alerts accepted from a file with this content (to finish a move a crash split)."""
+        return self.db.query(
+            "SELECT id, done_name FROM alerts WHERE source_sha256 = ? ORDER BY created_at",
+            (source_sha256,),
+        )
+
+    # ------------------------------------------------------------------------- dispatch
+    def recover(self) -> int:
+        """Parts left in flight by a crash: not known to be sent, so queued again."""
+        with self.db.transaction() as conn:
+            rows = conn.execute("SELECT delivery_id FROM parts WHERE state = 'inflight'").fetchall()
+            conn.execute("DELETE FROM parts WHERE state = 'inflight'")
+            conn.executemany(
+                "UPDATE deliveries SET state = 'queued' WHERE id = ? AND state = 'sending'",
+                [(r["delivery_id"],) for r in rows],
+            )
+        return len(rows)
+
+    def next_job(self, now: float) -> Job | None:
+        """The next SMS to send: urgent first, then the oldest alert, then member order.
+
+        Two small indexed queries (the few active alerts, then the first unsent delivery of
+        each) rather than one join sorted over every delivery: this runs before every SMS.
+        """
+        alerts = self.db.query(
+            "SELECT id, text, encoding, parts, expires_at, priority FROM alerts "
+            "WHERE state = 'active' ORDER BY priority, created_at"
+        )
+        for alert in alerts:
+            row = self.db.one(
+                "SELECT id, alert_id, phone, parts_sent, concat_ref, attempts FROM deliveries "
+                "WHERE alert_id = ? AND state IN ('queued', 'sending') "
+                "AND next_attempt_at <= ? ORDER BY id LIMIT 1",
+                (alert["id"], now),
+            )
+            if row is not None:
+                return _job(row, alert)
+        return None
+
+    def next_retry_at(self) -> float | None:
+        row = self.db.one(
+            "SELECT MIN(d.next_attempt_at) AS t FROM alerts a JOIN deliveries d "
+            "ON d.alert_id = a.id WHERE a.state = 'active' AND d.state IN ('queued', 'sending')"
+        )
+        return float(row["t"]) if row is not None and row["t"] is not None else None
+
+    def still_wanted(self, delivery_id: int) -> bool:
+        """False once the alert was cancelled or expired, or the number unsubscribed."""
+        row = self.db.one(
+            "SELECT d.state AS d, a.state AS a FROM deliveries d JOIN alerts a "
+            "ON a.id = d.alert_id WHERE d.id = ?",
+            (delivery_id,),
+        )
+        return row is not None and row["a"] == "active" and row["d"] in UNSENT
+
+    def begin_part(self, job: Job, seq: int, modem: str, now: float, concat_ref: int | None) -> int:
+        """Record a part as in flight and count it for the throttle; returns the log row."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO parts (delivery_id, seq, state, modem, at) "
+                "VALUES (?, ?, 'inflight', ?, ?)",
+                (job.delivery_id, seq, modem, now),
+            )
+            conn.execute(
+                "UPDATE deliveries SET state = 'sending', concat_ref = ? WHERE id = ?",
+                (concat_ref, job.delivery_id),
+            )
+            cursor = conn.execute(
+                "INSERT INTO send_log (modem, at, recipient) VALUES (?, ?, ?)",
+                (modem, now, job.phone),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def part_sent(self, job: Job, seq: int, reference: int, now: float) -> bool:
+        """The network took the part; returns True when the whole message is out."""
+        done = seq >= job.parts
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE parts SET state = 'sent', reference = ?, at = ? "
+                "WHERE delivery_id = ? AND seq = ?",
+                (reference, now, job.delivery_id, seq),
+            )
+            conn.execute(
+                "UPDATE deliveries SET parts_sent = ?, state = ?, sent_at = ?, "
+                "report = CASE WHEN ? THEN 'pending' ELSE report END WHERE id = ?",
+                (seq, "sent" if done else "sending", now if done else None, done, job.delivery_id),
+            )
+            if done:
+                _audit(conn, now, "sent", job.alert_id, job.phone, {"parts": job.parts})
+                _finish_if_done(conn, job.alert_id, now)
+        return done
+
+    def part_failed(
+        self, job: Job, seq: int, log_id: int, error: str, retry_at: float | None, now: float
+    ) -> None:
+        """The modem refused the part: it never left, so it is not counted. ``retry_at``
+        None means the failure is permanent for this recipient."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM parts WHERE delivery_id = ? AND seq = ?", (job.delivery_id, seq)
+            )
+            conn.execute("DELETE FROM send_log WHERE id = ?", (log_id,))
+            if retry_at is None:
+                conn.execute(
+                    "UPDATE deliveries SET state = 'failed', attempts = attempts + 1, "
+                    "last_error = ? WHERE id = ?",
+                    (error, job.delivery_id),
+                )
+                _audit(conn, now, "failed", job.alert_id, job.phone, {"error": error})
+                _finish_if_done(conn, job.alert_id, now)
+            else:
+                conn.execute(
+                    "UPDATE deliveries SET state = 'queued', attempts = attempts + 1, "
+                    "last_error = ?, next_attempt_at = ? WHERE id = ?",
+                    (error, retry_at, job.delivery_id),
+                )
+
+    def part_unknown(self, job: Job, seq: int, error: str) -> None:
+        """The link died during AT+CMGS: the part may have left. It stays counted and is
+        sent again (the one duplicate a crash or an unplug may cause)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM parts WHERE delivery_id = ? AND seq = ?", (job.delivery_id, seq)
+            )
+            conn.execute(
+                "UPDATE deliveries SET state = 'queued', last_error = ? WHERE id = ?",
+                (error, job.delivery_id),
+            )
+
+    def fail_delivery(self, job: Job, error: str, now: float) -> None:
+        """A recipient that can never be served (an invalid number)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET state = 'failed', last_error = ? WHERE id = ?",
+                (error, job.delivery_id),
+            )
+            _audit(conn, now, "failed", job.alert_id, job.phone, {"error": error})
+            _finish_if_done(conn, job.alert_id, now)
+
+    # ------------------------------------------------------------------ cancel / expire
+    def expire(self, now: float) -> list[tuple[str, int]]:
+        """Alerts past their expiry: unsent deliveries cancelled. Returns (id, cancelled)."""
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id FROM alerts WHERE state = 'active' AND expires_at <= ?", (now,)
+            ).fetchall()
+            result = []
+            for row in rows:
+                n = _cancel_unsent(conn, row["id"], "expired")
+                conn.execute(
+                    "UPDATE alerts SET state = 'expired', finished_at = ? WHERE id = ?",
+                    (now, row["id"]),
+                )
+                _audit(conn, now, "expired", row["id"], None, {"cancelled": n})
+                result.append((row["id"], n))
+        return result
+
+    def cancel(self, alert_id: str, now: float | None = None, by: str = "operator") -> int:
+        """Cancel what is unsent of an alert; returns how many recipients are left out."""
+        now = time.time() if now is None else now
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT id, state FROM alerts WHERE id = ? OR idempotency_key = ?",
+                (alert_id, alert_id),
+            ).fetchone()
+            if row is None:
+                raise KeyError(alert_id)
+            real = row["id"]
+            if row["state"] != "active":
+                return 0
+            n = _cancel_unsent(conn, real, "cancelled")
+            conn.execute(
+                "UPDATE alerts SET state = 'cancelled', finished_at = ? WHERE id = ?", (now, real)
+            )
+            _audit(conn, now, "cancelled", real, None, {"by": by, "cancelled": n})
+        return n
+
+    def send_history(self, modem: str, since: float) -> list[tuple[float, str]]:
+        rows = self.db.query(
+            "SELECT at, recipient FROM send_log WHERE modem = ? AND at > ? ORDER BY at",
+            (modem, since),
+        )
+        return [(float(r["at"]), str(r["recipient"])) for r in rows]
+
+    def prune_send_log(self, before: float) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM send_log WHERE at < ?", (before,))
+
+
+def _job(row: sqlite3.Row, alert: sqlite3.Row) -> Job:
+    return Job(
+        delivery_id=row["id"],
+        alert_id=row["alert_id"],
+        phone=row["phone"],
+        text=alert["text"],
+        encoding=Encoding(alert["encoding"]),
+        parts=alert["parts"],
+        parts_sent=row["parts_sent"],
+        concat_ref=row["concat_ref"],
+        attempts=row["attempts"],
+        expires_at=alert["expires_at"],
+        priority=alert["priority"],
+    )
+
+
+def _cancel_unsent(conn: sqlite3.Connection, alert_id: str, reason: str) -> int:
+    cursor = conn.execute(
+        "UPDATE deliveries SET state = 'cancelled', last_error = ? "
+        "WHERE alert_id = ? AND state IN ('queued', 'sending')",
+        (reason, alert_id),
+    )
+    return cursor.rowcount
+
+
+def _finish_if_done(conn: sqlite3.Connection, alert_id: str, now: float) -> None:
+    left = conn.execute(
+        "SELECT 1 FROM deliveries WHERE alert_id = ? AND state IN ('queued', 'sending') LIMIT 1",
+        (alert_id,),
+    ).fetchone()
+    if left is None:
+        updated = conn.execute(
+            "UPDATE alerts SET state = 'done', finished_at = ? WHERE id = ? AND state = 'active'",
+            (now, alert_id),
+        )
+        if updated.rowcount:
+            _audit(conn, now, "done", alert_id, None, {})
+
+
+def _next_alert_id(conn: sqlite3.Connection, now: float) -> str:
+    """Short ids an operator can type: ``YYMMDD-N``, N counting that UTC day's alerts."""
+    day = datetime.fromtimestamp(now, UTC).strftime("%y%m%d")
+    row = conn.execute("SELECT COUNT(*) AS n FROM alerts WHERE id LIKE ?", (f"{day}-%",))
+    n = int(row.fetchone()["n"]) + 1
+    while conn.execute("SELECT 1 FROM alerts WHERE id = ?", (f"{day}-{n}",)).fetchone():
+        n += 1
+    return f"{day}-{n}"
+
+
+def _done_name(now: float, alert_id: str, source_name: str | None) -> str:
+    return f"{_utc_stamp(now)}_{alert_id}_{source_name}"
+
+
+def _audit(
+    conn: sqlite3.Connection,
+    now: float,
+    event: str,
+    alert_id: str | None,
+    phone: str | None,
+    detail: dict[str, object],
+) -> None:
+    conn.execute(
+        "INSERT INTO audit (at, event, alert_id, phone, detail) VALUES (?, ?, ?, ?, ?)",
+        (now, event, alert_id, phone, json.dumps(detail, ensure_ascii=False)),
+    )

@@ -1,0 +1,165 @@
+"""What the operator reads: alert progress, per-recipient detail, the status screen."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from modemd.store.db import Database
+
+DEFAULT_PART_SECONDS = 2.5  # a real USB modem, when nothing has been measured yet
+PRIORITY_NAMES = {0: "urgent", 1: "normal"}
+
+
+@dataclass(frozen=True)
+class Progress:
+    alert_id: str
+    state: str
+    priority: str
+    category: str
+    created_at: float
+    expires_at: float
+    parts: int
+    total: int
+    sent: int
+    failed: int
+    cancelled: int
+    delivered: int
+    issued_by: str | None
+
+    @property
+    def unsent(self) -> int:
+        return self.total - self.sent - self.failed - self.cancelled
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "unsent": self.unsent}
+
+
+def progress(
+    db: Database, *, active_only: bool = False, limit: int = 20, alert_id: str | None = None
+) -> list[Progress]:
+    where = []
+    params: list[object] = []
+    if active_only:
+        where.append("a.state = 'active'")
+    if alert_id is not None:
+        where.append("(a.id = ? OR a.idempotency_key = ?)")
+        params += [alert_id, alert_id]
+    sql = (
+        "SELECT a.*, "
+        "COUNT(d.id) AS total, "
+        "SUM(d.state = 'sent') AS sent, SUM(d.state = 'failed') AS failed, "
+        "SUM(d.state = 'cancelled') AS cancelled, SUM(d.report = 'delivered') AS delivered "
+        "FROM alerts a LEFT JOIN deliveries d ON d.alert_id = a.id "
+        + (f"WHERE {' AND '.join(where)} " if where else "")
+        + "GROUP BY a.id ORDER BY a.created_at DESC LIMIT ?"
+    )
+    rows = db.query(sql, (*params, limit))
+    return [
+        Progress(
+            alert_id=r["id"],
+            state=r["state"],
+            priority=PRIORITY_NAMES[r["priority"]],
+            category=r["category"],
+            created_at=r["created_at"],
+            expires_at=r["expires_at"],
+            parts=r["parts"],
+            total=r["total"] or 0,
+            sent=r["sent"] or 0,
+            failed=r["failed"] or 0,
+            cancelled=r["cancelled"] or 0,
+            delivered=r["delivered"] or 0,
+            issued_by=r["issued_by"],
+        )
+        for r in rows
+    ]
+
+
+def alert_detail(db: Database, alert_id: str) -> dict[str, Any] | None:
+    row = db.one("SELECT * FROM alerts WHERE id = ? OR idempotency_key = ?", (alert_id, alert_id))
+    if row is None:
+        return None
+    alert = dict(row)
+    alert["target"] = json.loads(alert["target"])
+    alert["priority"] = PRIORITY_NAMES[alert["priority"]]
+    deliveries = db.query(
+        "SELECT d.phone, s.name, d.state, d.parts_sent, d.attempts, d.last_error, d.sent_at, "
+        "d.report FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+        "WHERE d.alert_id = ? ORDER BY d.id",
+        (alert["id"],),
+    )
+    alert["deliveries"] = [dict(d) for d in deliveries]
+    return alert
+
+
+def bar(done: int, total: int, width: int = 24) -> str:
+    filled = width * done // total if total else width
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def clock(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def render_status(
+    snapshot: dict[str, Any] | None, alerts: list[Progress], eta: dict[str, float]
+) -> str:
+    lines: list[str] = []
+    if snapshot is None:
+        lines.append("daemon:   not running (no status published in the state folder)")
+    else:
+        m = snapshot["modem"]
+        stale = " (STALE: the daemon is not running)" if snapshot.get("stale") else ""
+        lines.append(
+            f"daemon:   pid {snapshot['pid']}, up since {clock(snapshot['started_at'])}{stale}"
+        )
+        lines.append(
+            f"modem:    {m['state']} on {m['port']} - {m['manufacturer']} {m['model']}"
+            f" ({m['profile'] or 'profile pending'})".rstrip()
+        )
+        if m["detail"] and m["state"] != "ready":
+            lines.append(f"          {m['detail']}")
+        dbm = f", {m['signal_dbm']} dBm" if m["signal_dbm"] is not None else ""
+        lines.append(
+            f"network:  {m['registration']}, operator {m['operator'] or '-'}, signal "
+            f"{m['signal_quality']}{dbm}"
+        )
+        d = snapshot["dispatcher"]
+        if d["blocked"]:
+            lines.append(
+                f"throttle: BLOCKED by {d['blocked']['window']} until "
+                f"{clock(d['blocked']['reopens_at'])}"
+            )
+        for usage in snapshot["throttle"]:
+            lines.append(f"          {usage['name']:<32} {usage['used']:>5} / {usage['cap']}")
+        if not snapshot["throttle"]:
+            lines.append("throttle: no SIM limits configured")
+        if d["current"]:
+            lines.append(f"sending:  {d['current']}")
+        for err in d["errors"][-5:]:
+            lines.append(f"error:    {clock(err['at'])} {err['error']}")
+    if not alerts:
+        lines.append("alerts:   none in progress")
+    for a in alerts:
+        done = a.sent + a.failed + a.cancelled
+        left = eta.get(a.alert_id)
+        left_text = f", ETA {duration(left)}" if left is not None and a.state == "active" else ""
+        lines.append(
+            f"alert {a.alert_id} [{a.priority}, {a.state}] {bar(done, a.total)} "
+            f"{a.sent}/{a.total} sent, {a.delivered} delivered, {a.failed} failed"
+            f"{left_text}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,119 @@
+"""Test support shipped with the package (as aiosmtpd ships ``testing``): a running daemon,
+in-process with its real threads, against the simulated modem over a pseudo-terminal.
+Used by the test suite and by the benchmarks in ``bench/``."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from modemd.config import Config, LimitsConfig, ModemConfig
+from modemd.daemon import Daemon
+from modemd.sim.pty import PtySimulator
+from modemd.store.db import open_database
+from modemd.subscribers import Registry
+
+
+class FakeClock:
+    """Wall time plus an offset the test can push forward (windows of an hour in a second)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+class Harness:
+    def __init__(
+        self, root: Path, sim: PtySimulator, *, polling: bool = False, **config: Any
+    ) -> None:
+        self.root = root
+        self.polling = polling
+        self.sim = sim
+        limits = config.pop("limits", LimitsConfig())
+        self.config = Config(
+            modem=ModemConfig(port=sim.port, command_timeout=2.0, delivery_reports=False),
+            spool_dir=root / "spool",
+            state_dir=root / "state",
+            limits=limits,
+            **config,
+        )
+        self.clock = FakeClock()
+        self.daemon: Daemon | None = None
+        self._members = 0
+        db = open_database(self.config.state_dir)
+        self.registry = Registry(db)
+
+    def start(self) -> Daemon:
+        self.daemon = Daemon(self.config, clock=self.clock, polling=self.polling)
+        self.daemon.start()
+        assert self.daemon.modem.wait_ready(10)
+        return self.daemon
+
+    def restart(self, **changes: Any) -> Daemon:
+        self.stop()
+        if changes:
+            self.config = dataclasses.replace(self.config, **changes)
+        return self.start()
+
+    def stop(self) -> None:
+        if self.daemon is not None:
+            self.daemon.stop()
+            self.daemon = None
+
+    def members(self, count: int, **fields: str) -> list[str]:
+        phones = []
+        for _ in range(count):
+            self._members += 1
+            phone = f"+336{10_000_000 + self._members:08d}"
+            self.registry.add(phone, name=f"Commerce {self._members}", **fields)
+            phones.append(phone)
+        return phones
+
+    def drop(self, name: str, content: str | bytes) -> Path:
+        """The documented way: write aside, rename into outgoing/."""
+        outgoing = self.config.spool_dir / "outgoing"
+        outgoing.mkdir(parents=True, exist_ok=True)
+        tmp = outgoing / f".{name}.tmp"
+        tmp.write_bytes(content.encode() if isinstance(content, str) else content)
+        os.replace(tmp, outgoing / name)
+        return outgoing / name
+
+    def wait(self, predicate: Any, timeout: float = 15.0, step: float = 0.02) -> bool:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(step)
+        return True
+
+    def sent_to(self) -> list[str]:
+        """One entry per complete message (its last part) the network received."""
+        return [
+            s.recipient
+            for s in self.sim.sent()
+            if s.concat is None or s.concat.sequence == s.concat.total
+        ]
+
+    def messages(self) -> int:
+        return len(self.sent_to())
+
+    def folder(self, name: str) -> list[str]:
+        path = self.config.spool_dir / name
+        return sorted(p.name for p in path.iterdir()) if path.exists() else []
+
+    def alert_state(self, alert_id: str) -> str:
+        assert self.daemon is not None and self.daemon.db is not None
+        row = self.daemon.db.one("SELECT state FROM alerts WHERE id = ?", (alert_id,))
+        return str(row["state"]) if row else "missing"
+
+    def alerts(self) -> list[dict[str, Any]]:
+        assert self.daemon is not None and self.daemon.db is not None
+        return [dict(r) for r in self.daemon.db.query("SELECT * FROM alerts ORDER BY created_at")]
