@@ -1,0 +1,209 @@
+"""Pipeline benchmark on the built-in simulated modem, figures as ratios to the physical limit.
+
+    .venv/bin/python bench/bench_pipeline.py [--quick]
+
+Measures, in one run:
+  pickup     file renamed into outgoing/ -> first AT+CMGS at the modem (median, max)
+  fan-out    parts x modem send time / elapsed, at 0.3 s and 2.0 s a part (1.0 = never idle)
+  throttle   parts achieved / allowed under a per-minute cap, and the fullest 60 s window
+  idle       CPU share and RSS of a `modemd run` process with nothing to do
+  set-up     accepting an alert for 10,000 members, and picking the next message among them
+Targets: pickup <= 0.2 s median; fan-out >= 0.97; throttle >= 0.97 with no window over its
+cap; idle CPU < 1 % of a core; RSS < 60 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from modemd.config import AlertsConfig, LimitsConfig
+from modemd.outbox import Outbox
+from modemd.sim.modem import SimulatedModem
+from modemd.sim.profiles import get_profile
+from modemd.sim.pty import PtySimulator
+from modemd.spool import Intake, Spool
+from modemd.store.db import open_database
+from modemd.subscribers import Registry
+from modemd.testing import Harness
+
+ALERT = "message: Vol à l'étalage en bande organisée, centre commercial.\ncategory: vol_etalage\n"
+
+
+def simulator(root: Path, latency: float) -> PtySimulator:
+    modem = SimulatedModem(get_profile("generic"), send_latency=latency)
+    return PtySimulator(modem, link=root / "ttySIM").start()
+
+
+def cmgs_times(sim: PtySimulator) -> list[float]:
+    log = sim.call(lambda: list(sim.modem.command_times))
+    return [t for t, line in log if line.startswith("AT+CMGS")]
+
+
+def bench_pickup(runs: int) -> tuple[float, float]:
+    latencies = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = simulator(Path(tmp), 0.3)
+        h = Harness(Path(tmp), sim)
+        h.members(1)
+        h.start()
+        try:
+            for n in range(runs):
+                before = len(cmgs_times(sim))
+                h.drop(f"pickup-{n}.yaml", ALERT)
+                dropped = time.time()
+                h.wait(lambda b=before: len(cmgs_times(sim)) > b, timeout=10, step=0.002)
+                latencies.append(cmgs_times(sim)[before] - dropped)
+                h.wait(lambda n=n: h.messages() == n + 1, timeout=10)
+        finally:
+            h.stop()
+            sim.stop()
+    return statistics.median(latencies), max(latencies)
+
+
+def bench_fanout(latency: float, members: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = simulator(Path(tmp), latency)
+        h = Harness(Path(tmp), sim)
+        h.members(members)
+        h.start()
+        try:
+            h.drop("fanout.yaml", ALERT)
+            h.wait(lambda: h.messages() == members, timeout=members * latency * 3 + 30)
+            sent = sim.sent()
+            elapsed = sent[-1].at - cmgs_times(sim)[0]
+        finally:
+            h.stop()
+            sim.stop()
+    return len(sent) * latency / elapsed
+
+
+def bench_throttle(cap: int, windows: int) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = simulator(Path(tmp), 0.3)
+        h = Harness(Path(tmp), sim, limits=LimitsConfig(per_minute=cap))
+        h.members(cap * windows + cap // 2)
+        h.start()
+        try:
+            h.drop("throttle.yaml", ALERT)
+            h.wait(lambda: len(sim.sent()) > 0, timeout=10)
+            start = cmgs_times(sim)[0]
+            time.sleep(max(0.0, start + 60 * windows + 1 - time.time()))
+            times = cmgs_times(sim)
+        finally:
+            h.stop()
+            sim.stop()
+    in_run = [t for t in times if t < start + 60 * windows]
+    fullest = max(sum(1 for u in times if u <= t < u + 60) for t in times)
+    return len(in_run) / (cap * windows), fullest
+
+
+def bench_idle(seconds: float) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        config = root / "modemd.yaml"
+        config.write_text(
+            "modem: {port: 'sim://generic'}\n"
+            f"spool_dir: {root / 'spool'}\nstate_dir: {root / 'state'}\n"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "modemd", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(3.0)  # started and settled
+            before = _cpu_ticks(proc.pid)
+            time.sleep(seconds)
+            cpu = (_cpu_ticks(proc.pid) - before) / os.sysconf("SC_CLK_TCK") / seconds
+            status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+            rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+        finally:
+            proc.terminate()
+            proc.wait(15)
+    return cpu, rss_kb / 1024
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def bench_setup(members: int) -> tuple[float, float]:
+    """The intake alone (no modem): parse, target, write the alert and its deliveries."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_database(Path(tmp) / "state")
+        now = time.time()
+        with db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO subscribers (phone, status, created_at, updated_at) "
+                "VALUES (?, 'active', ?, ?)",
+                [(f"+336{30_000_000 + i:08d}", now, now) for i in range(members)],
+            )
+        spool = Spool(Path(tmp) / "spool")
+        spool.ensure()
+        outbox = Outbox(db)
+        intake = Intake(spool, outbox, Registry(db), AlertsConfig())
+        path = spool.outgoing / "big.yaml"
+        path.write_text(ALERT, encoding="utf-8")
+        started = time.perf_counter()
+        outcome = intake.take(path)
+        setup = time.perf_counter() - started
+        assert outcome is not None and outcome.recipients == members, outcome
+        started = time.perf_counter()
+        for _ in range(50):
+            outbox.next_job(time.time())
+        pick = (time.perf_counter() - started) / 50
+        db.close()
+    return setup, pick
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs, rougher figures")
+    quick = parser.parse_args().quick
+    print("modemd pipeline benchmark (simulated modem over a pty)", flush=True)
+    median, worst = bench_pickup(5 if quick else 15)
+    print(
+        f"pickup latency       median {median:.3f} s, max {worst:.3f} s "
+        f"(= {median / 0.3:.2f} x and {worst / 0.3:.2f} x one 0.3 s send; target <= 0.2 s)",
+        flush=True,
+    )
+    for latency, members in ((0.3, 30 if quick else 100), (2.0, 5 if quick else 20)):
+        eff = bench_fanout(latency, members)
+        print(
+            f"fan-out efficiency   {eff:.3f} at {latency} s a part, {members} members "
+            "(target >= 0.97)",
+            flush=True,
+        )
+    cap = 60
+    achieved, fullest = bench_throttle(cap, 1 if quick else 2)
+    print(
+        f"throttle efficiency  {achieved:.3f} of per_minute={cap}, fullest 60 s window "
+        f"{fullest}/{cap} (target >= 0.97, never over)",
+        flush=True,
+    )
+    cpu, rss = bench_idle(10 if quick else 30)
+    print(
+        f"idle modemd run      CPU {cpu * 100:.2f} % of a core, RSS {rss:.1f} MB "
+        "(targets < 1 %, < 60 MB)",
+        flush=True,
+    )
+    setup, pick = bench_setup(10_000)
+    print(
+        f"fan-out set-up       {setup:.3f} s for 10,000 members (= {setup / 2.0:.2f} x one "
+        f"2.0 s send); next-message query {pick * 1000:.2f} ms "
+        f"(= {pick / 0.3 * 100:.2f} % of a 0.3 s send)",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
