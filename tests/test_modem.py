@@ -282,3 +282,24 @@ def test_missing_smsc_is_set_from_config(make_sim: MakeSim, make_modem: MakeMode
     assert sim.modem.smsc == "+33689004000"
     assert modem.status.smsc == "+33689004000"
     modem.send_sms("+33612345678", "via le centre configuré", Encoding.GSM7)
+
+
+def test_inbound_is_not_starved_by_back_to_back_sends(
+    make_sim: MakeSim, make_modem: MakeModem
+) -> None:
+    sim = make_sim(send_latency=0.05)
+    modem, inbox = make_modem(sim)
+    done = threading.Event()
+
+    def fan_out() -> None:
+        for i in range(40):
+            modem.send_sms(f"+3361000{i:04d}", "alerte", Encoding.GSM7, status_report=False)
+        done.set()
+
+    sender = threading.Thread(target=fan_out)
+    sender.start()
+    assert eventually(lambda: len(sim.sent()) >= 5)
+    sim.inject_sms("+33622222222", "STOP")
+    assert inbox.wait_for(lambda box: box.texts() == ["STOP"])
+    assert len(sim.sent()) < 15 and not done.is_set()  # read between two sends
+    sender.join()

@@ -161,6 +161,31 @@ class LineSplitter:
         return stripped == b"> " or (prompt_expected and stripped == b">")
 
 
+class FairLock:
+    """A lock granted in the order it was asked for.
+
+    A plain Lock lets the thread that releases it take it again at once, so a dispatcher
+    sending SMS back to back would starve the reader of a waiting +CMTI (a STOP) for the
+    whole fan-out. With this lock the inbound read goes right after the current send.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._next_ticket = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._cond.wait_for(lambda: self._serving == ticket)
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+
+
 UrcHandler = Callable[[Urc], None]
 LostHandler = Callable[[ModemError], None]
 
@@ -178,7 +203,7 @@ class AtEngine:
         self._on_urc = on_urc
         self._on_lost = on_lost
         self._splitter = LineSplitter()
-        self._lock = threading.Lock()  # one command in flight
+        self._lock = FairLock()  # one command in flight, taken in arrival order
         self._state = threading.Lock()  # guards _pending between reader and caller
         self._pending: _Pending | None = None
         self._urc_header: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import ClassVar
 
 
 class Stage(Enum):
@@ -179,25 +180,35 @@ def _lookup(table: dict[int, Code], code: int | str) -> tuple[int | None, Code]:
     return None, Code(text, True)
 
 
-class CmsError(ModemError):
+class CodedError(ModemError):
+    """An error final result with a code; its meaning and retry class come from a table."""
+
+    prefix = ""
+    table: ClassVar[dict[int, Code]] = {}
+    default_stage = Stage.COMMAND
+
+    def __init__(self, code: int | str, command: str = "", *, stage: Stage | None = None) -> None:
+        number, entry = _lookup(self.table, code)
+        self.code = number
+        self.meaning = entry.meaning
+        self.transient = entry.transient
+        label = f"{number} " if number is not None else ""
+        super().__init__(
+            f"{self.prefix} {label}({entry.meaning}) for {command}",
+            stage=stage or self.default_stage,
+        )
+
+
+class CmsError(CodedError):
     """``+CMS ERROR: <code>``: a message-service failure, code and meaning from CMS_CODES."""
 
-    def __init__(self, code: int | str, command: str = "", *, stage: Stage = Stage.SEND) -> None:
-        number, entry = _lookup(CMS_CODES, code)
-        self.code = number
-        self.meaning = entry.meaning
-        self.transient = entry.transient
-        label = f"{number} " if number is not None else ""
-        super().__init__(f"+CMS ERROR {label}({entry.meaning}) for {command}", stage=stage)
+    prefix = "+CMS ERROR"
+    table = CMS_CODES
+    default_stage = Stage.SEND
 
 
-class CmeError(ModemError):
+class CmeError(CodedError):
     """``+CME ERROR: <code>``: an equipment failure, code and meaning from CME_CODES."""
 
-    def __init__(self, code: int | str, command: str = "", *, stage: Stage = Stage.COMMAND) -> None:
-        number, entry = _lookup(CME_CODES, code)
-        self.code = number
-        self.meaning = entry.meaning
-        self.transient = entry.transient
-        label = f"{number} " if number is not None else ""
-        super().__init__(f"+CME ERROR {label}({entry.meaning}) for {command}", stage=stage)
+    prefix = "+CME ERROR"
+    table = CME_CODES
