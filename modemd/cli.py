@@ -76,6 +76,26 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = alert_sub.add_parser("cancel", parents=[common], help="stop what is unsent")
     cancel.add_argument("id")
 
+    members = sub.add_parser("subscribers", parents=[common], help="the members list")
+    members_sub = members.add_subparsers(dest="members_command", metavar="ACTION", required=True)
+    imp = members_sub.add_parser(
+        "import", parents=[common], help="import a CSV (comma or semicolon, UTF-8 or Windows-1252)"
+    )
+    imp.add_argument("file")
+    imp.add_argument("--json", action="store_true")
+    listing_m = members_sub.add_parser("list", parents=[common], help="list members")
+    listing_m.add_argument("--status", choices=["active", "pending", "unsubscribed"])
+    listing_m.add_argument("--json", action="store_true")
+    add = members_sub.add_parser("add", parents=[common], help="add or update one member")
+    add.add_argument("phone")
+    add.add_argument("--name")
+    add.add_argument("--commune")
+    add.add_argument("--sector")
+    for verb, text in (("remove", "forget a member"), ("approve", "accept a pending request")):
+        members_sub.add_parser(verb, parents=[common], help=text).add_argument("phone")
+    export = members_sub.add_parser("export", parents=[common], help="write all members to CSV")
+    export.add_argument("file")
+
     doctor = sub.add_parser(
         "doctor",
         parents=[common],
@@ -173,6 +193,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.alert_command == "show":
             return commands.alert_show(config, args.id, args.json)
         return commands.alert_cancel(config, args.id)
+    if args.command == "subscribers":
+        options = {
+            k: getattr(args, k, None)
+            for k in ("file", "json", "status", "phone", "name", "commune", "sector")
+        }
+        return commands.subscribers(config, args.members_command, options)
     raise UsageError(f"unknown command {args.command}")
 
 

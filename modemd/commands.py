@@ -12,7 +12,9 @@ from typing import Any
 from modemd.alerts import AlertFileError, is_alert_name, parse_alert
 from modemd.config import Config
 from modemd.daemon import MODEM_NAME, Daemon, read_status
+from modemd.members_csv import CsvError, export_csv, import_csv
 from modemd.outbox import Outbox
+from modemd.phone import InvalidNumber, normalize
 from modemd.reports import (
     DEFAULT_PART_SECONDS,
     alert_detail,
@@ -254,4 +256,82 @@ def alert_cancel(config: Config, alert_id: str) -> int:
     finally:
         db.close()
     print(f"alert {alert_id} cancelled: {cancelled} recipient(s) will not get it")
+    return 0
+
+
+# ---------------------------------------------------------------------------- subscribers
+def subscribers(config: Config, action: str, args: dict[str, Any]) -> int:
+    db = _db(config)
+    try:
+        registry = Registry(db)
+        if action == "import":
+            return _import(db, Path(args["file"]), args["json"])
+        if action == "export":
+            count = export_csv(db, Path(args["file"]))
+            print(f"{count} member(s) written to {args['file']}")
+            return 0
+        if action == "list":
+            return _list(registry, args["status"], args["json"])
+        phone = _number(args["phone"])
+        if action == "add":
+            member, outcome = registry.add(
+                phone,
+                name=args["name"] or "",
+                commune=args["commune"] or "",
+                sector=args["sector"] or "",
+                source="cli",
+            )
+            print(f"{member.phone} {outcome} ({member.status})")
+            return 0
+        try:
+            if action == "remove":
+                registry.remove(phone)
+                print(f"{phone} removed (an opt-out record, if any, is kept)")
+            else:
+                member = registry.approve(phone)
+                print(f"{member.phone} approved: now active")
+        except KeyError:
+            raise UsageError(f"{phone} is not in the members list") from None
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        return 0
+    finally:
+        db.close()
+
+
+def _number(raw: str) -> str:
+    try:
+        return normalize(raw)
+    except InvalidNumber as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _import(db: Database, path: Path, as_json: bool) -> int:
+    try:
+        report = import_csv(db, path)
+    except CsvError as exc:
+        raise UsageError(f"{path.name}: {exc}") from None
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print(
+        f"{path.name}: {report.added} added, {report.updated} updated, "
+        f"{report.kept_unsubscribed} kept unsubscribed (they sent STOP), "
+        f"{len(report.problems)} line(s) skipped"
+    )
+    for line, problem in report.problems:
+        print(f"  line {line}: {problem}")
+    return 0
+
+
+def _list(registry: Registry, status: str | None, as_json: bool) -> int:
+    members = registry.list(status)
+    if as_json:
+        print(json.dumps([m.__dict__ for m in members], indent=2, ensure_ascii=False))
+        return 0
+    for m in members:
+        request = f"  [request: {m.request}]" if m.request else ""
+        print(f"{m.phone:<14} {m.status:<13} {m.commune:<20} {m.sector:<16} {m.name}{request}")
+    counts = ", ".join(f"{registry.count(s)} {s}" for s in ("active", "pending", "unsubscribed"))
+    print(f"{len(members)} listed ({counts})", file=sys.stderr)
     return 0

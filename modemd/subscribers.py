@@ -57,6 +57,7 @@ class Subscriber:
     commune: str
     sector: str
     status: str
+    request: str | None = None  # what an ADHESION said, while pending
 
 
 class Registry:
@@ -72,45 +73,27 @@ class Registry:
         sector: str = "",
         status: str = "active",
         source: str = "cli",
-    ) -> Subscriber:
-        """Insert or update a member. A number that sent STOP stays unsubscribed."""
+        now: float | None = None,
+    ) -> tuple[Subscriber, str]:
+        """Insert or update a member; returns it and "added", "updated" or "kept
+        unsubscribed" (a number that sent STOP stays unsubscribed)."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         number = normalize(phone)
-        now = time.time()
         with self.db.transaction() as conn:
-            row = conn.execute(
-                "SELECT status FROM subscribers WHERE phone = ?", (number,)
-            ).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO subscribers (phone, name, commune, sector, commune_key, "
-                    "sector_key, status, consent_source, consent_at, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        number,
-                        name,
-                        commune,
-                        sector,
-                        fold(commune),
-                        fold(sector),
-                        status,
-                        source,
-                        now,
-                        now,
-                        now,
-                    ),
-                )
-            else:
-                keep = row["status"] if row["status"] == "unsubscribed" else status
-                conn.execute(
-                    "UPDATE subscribers SET name = ?, commune = ?, sector = ?, commune_key = ?, "
-                    "sector_key = ?, status = ?, updated_at = ? WHERE phone = ?",
-                    (name, commune, sector, fold(commune), fold(sector), keep, now, number),
-                )
+            outcome = upsert(
+                conn,
+                number,
+                name,
+                commune,
+                sector,
+                status,
+                source,
+                time.time() if now is None else now,
+            )
         found = self.get(number)
         assert found is not None
-        return found
+        return found, outcome
 
     def get(self, phone: str) -> Subscriber | None:
         row = self.db.one("SELECT * FROM subscribers WHERE phone = ?", (normalize(phone),))
@@ -127,9 +110,161 @@ class Registry:
                 params += keys
         return [_subscriber(row) for row in self.db.query(sql + " ORDER BY id", tuple(params))]
 
+    def list(self, status: str | None = None) -> list[Subscriber]:
+        if status is None:
+            rows = self.db.query("SELECT * FROM subscribers ORDER BY commune_key, name, phone")
+        else:
+            rows = self.db.query(
+                "SELECT * FROM subscribers WHERE status = ? ORDER BY commune_key, name, phone",
+                (status,),
+            )
+        return [_subscriber(row) for row in rows]
+
+    def approve(self, phone: str, now: float | None = None) -> Subscriber:
+        """A pending request accepted by the CCI."""
+        number = normalize(phone)
+        now = time.time() if now is None else now
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT status FROM subscribers WHERE phone = ?", (number,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(number)
+            if row["status"] != "pending":
+                raise ValueError(f"{number} is {row['status']}, not pending")
+            conn.execute(
+                "UPDATE subscribers SET status = 'active', consent_source = 'approval', "
+                "consent_at = ?, updated_at = ? WHERE phone = ?",
+                (now, now, number),
+            )
+        found = self.get(number)
+        assert found is not None
+        return found
+
+    def remove(self, phone: str) -> None:
+        """Forget a member (the CCI's decision). An opt-out record, if any, is kept."""
+        number = normalize(phone)
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT id FROM subscribers WHERE phone = ?", (number,)).fetchone()
+            if row is None:
+                raise KeyError(number)
+            conn.execute(
+                "UPDATE deliveries SET subscriber_id = NULL, "
+                "state = CASE WHEN state IN ('queued', 'sending') THEN 'cancelled' ELSE state END,"
+                " last_error = CASE WHEN state IN ('queued', 'sending') THEN 'removed' "
+                "ELSE last_error END WHERE subscriber_id = ?",
+                (row["id"],),
+            )
+            conn.execute("DELETE FROM subscribers WHERE id = ?", (row["id"],))
+
+    def unsubscribe(self, conn: sqlite3.Connection, number: str, source: str, now: float) -> int:
+        """STOP, inside the caller's transaction: status, opt-out record, and every unsent
+        SMS to that number cancelled. Returns how many were cancelled."""
+        conn.execute(
+            "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?, "
+            "updated_at = ? WHERE phone = ?",
+            (now, now, number),
+        )
+        conn.execute(
+            "INSERT INTO optouts (phone, at, source) VALUES (?, ?, ?) "
+            "ON CONFLICT (phone) DO UPDATE SET at = excluded.at, source = excluded.source",
+            (number, now, source),
+        )
+        cursor = conn.execute(
+            "UPDATE deliveries SET state = 'cancelled', last_error = 'unsubscribed' "
+            "WHERE phone = ? AND state IN ('queued', 'sending')",
+            (number,),
+        )
+        return cursor.rowcount
+
+    def request_join(
+        self, conn: sqlite3.Connection, number: str, details: str, auto_approve: bool, now: float
+    ) -> str:
+        """ADHESION, inside the caller's transaction. Returns what happened: pending,
+        accepted, resubscribed, already_active or already_pending."""
+        row = conn.execute("SELECT status FROM subscribers WHERE phone = ?", (number,)).fetchone()
+        opted_out = conn.execute("SELECT 1 FROM optouts WHERE phone = ?", (number,)).fetchone()
+        if row is not None and row["status"] == "active":
+            return "already_active"
+        if (row is not None and row["status"] == "unsubscribed") or (row is None and opted_out):
+            # A former member coming back: consent given again, by SMS.
+            conn.execute("DELETE FROM optouts WHERE phone = ?", (number,))
+            if row is None:
+                upsert(conn, number, "", "", "", "active", "sms", now)
+            conn.execute(
+                "UPDATE subscribers SET status = 'active', consent_source = 'sms', "
+                "consent_at = ?, unsubscribed_at = NULL, updated_at = ? WHERE phone = ?",
+                (now, now, number),
+            )
+            return "resubscribed"
+        if auto_approve:
+            if row is None:
+                upsert(conn, number, "", "", "", "active", "sms", now)
+            conn.execute(
+                "UPDATE subscribers SET status = 'active', consent_source = 'sms', "
+                "consent_at = ?, request_text = ?, requested_at = ?, updated_at = ? "
+                "WHERE phone = ?",
+                (now, details, now, now, number),
+            )
+            return "accepted"
+        if row is None:
+            upsert(conn, number, "", "", "", "pending", "sms", now)
+        conn.execute(
+            "UPDATE subscribers SET request_text = ?, requested_at = ?, updated_at = ? "
+            "WHERE phone = ?",
+            (details, now, now, number),
+        )
+        return "already_pending" if row is not None else "pending"
+
     def count(self, status: str = "active") -> int:
         row = self.db.one("SELECT COUNT(*) AS n FROM subscribers WHERE status = ?", (status,))
         return int(row["n"]) if row else 0
+
+
+def upsert(
+    conn: sqlite3.Connection,
+    number: str,
+    name: str,
+    commune: str,
+    sector: str,
+    status: str,
+    source: str,
+    now: float,
+) -> str:
+    """Insert or update one member inside a transaction; an opt-out always wins."""
+    row = conn.execute("SELECT status FROM subscribers WHERE phone = ?", (number,)).fetchone()
+    opted_out = conn.execute("SELECT 1 FROM optouts WHERE phone = ?", (number,)).fetchone()
+    current = row["status"] if row is not None else None
+    if opted_out is not None or current == "unsubscribed":
+        status, outcome = "unsubscribed", "kept unsubscribed"
+    else:
+        outcome = "added" if row is None else "updated"
+    if row is None:
+        conn.execute(
+            "INSERT INTO subscribers (phone, name, commune, sector, commune_key, sector_key, "
+            "status, consent_source, consent_at, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                number,
+                name,
+                commune,
+                sector,
+                fold(commune),
+                fold(sector),
+                status,
+                source,
+                None if status == "unsubscribed" else now,
+                now,
+                now,
+            ),
+        )
+    else:
+        conn.execute(
+            "UPDATE subscribers SET name = ?, commune = ?, sector = ?, commune_key = ?, "
+            "sector_key = ?, status = ?, updated_at = ? WHERE phone = ?",
+            (name, commune, sector, fold(commune), fold(sector), status, now, number),
+        )
+    return outcome
 
 
 def _subscriber(row: sqlite3.Row) -> Subscriber:
@@ -140,4 +275,5 @@ def _subscriber(row: sqlite3.Row) -> Subscriber:
         commune=row["commune"],
         sector=row["sector"],
         status=row["status"],
+        request=row["request_text"],
     )

@@ -68,12 +68,14 @@ class Harness:
             self.daemon.stop()
             self.daemon = None
 
-    def members(self, count: int, **fields: str) -> list[str]:
+    def members(self, count: int, commune: str = "", sector: str = "") -> list[str]:
         phones = []
         for _ in range(count):
             self._members += 1
             phone = f"+336{10_000_000 + self._members:08d}"
-            self.registry.add(phone, name=f"Commerce {self._members}", **fields)
+            self.registry.add(
+                phone, name=f"Commerce {self._members}", commune=commune, sector=sector
+            )
             phones.append(phone)
         return phones
 
