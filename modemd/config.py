@@ -20,6 +20,7 @@ import yaml
 
 from modemd.modem.profiles import PROFILES
 from modemd.phone import InvalidNumber, normalize
+from modemd.sms.parts import compose
 
 DEFAULT_CONFIG_PATH = Path("/etc/modemd/modemd.yaml")
 ENV_CONFIG = "MODEMD_CONFIG"
@@ -85,7 +86,15 @@ class InboundConfig:
     auto_approve: bool = False
     operator_numbers: list[str] = field(default_factory=list)
     reply_limit_per_day: int = 3
+    forward_limit_per_day: int = 10  # free-text SMS forwarded per sender and day
+    reassembly_timeout: str = "1h"  # a long SMS still missing parts is handed over then
     replies: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_REPLIES))
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    message_days: int = 90  # alert and reply texts blanked after that (the log of who got
+    inbound_days: int = 90  # what stays); inbound texts and incoming/ files deleted
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     inbound: InboundConfig = field(default_factory=InboundConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     source: Path | None = None  # the file this was read from, if any
 
 
@@ -253,6 +263,16 @@ def _check(obj: Any, prefix: str) -> Any:
                     "(use {category}, {message}, {advice}, {reply})"
                 )
     if isinstance(obj, InboundConfig):
+        try:
+            parse_duration(obj.reassembly_timeout)
+        except ValueError as exc:
+            raise ConfigError(f"{prefix}reassembly_timeout: {exc}") from None
+        for name, text in obj.replies.items():
+            parts = compose(text).part_count
+            if parts > 1:
+                raise ConfigError(
+                    f"{prefix}replies.{name}: must fit one SMS, this text needs {parts} parts"
+                )
         for i, number in enumerate(obj.operator_numbers):
             _check_number(number, f"{prefix}operator_numbers[{i}]")
         unknown = set(obj.replies) - set(DEFAULT_REPLIES)

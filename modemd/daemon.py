@@ -14,15 +14,19 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modemd.config import Config, ConfigError, load_config
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from modemd.config import Config, ConfigError, load_config, parse_duration
 from modemd.dispatcher import Dispatcher
-from modemd.inbox import write_incoming
+from modemd.inbound import Inbound
 from modemd.modem.device import Modem
 from modemd.modem.references import ReferenceCounter
 from modemd.outbox import Outbox
+from modemd.retention import purge
 from modemd.sms.pdu import Deliver, StatusReport
 from modemd.spool import Intake, Outcome, Spool, SpoolWatcher
 from modemd.store.db import Database, open_database
@@ -32,6 +36,7 @@ from modemd.throttle import HISTORY, Throttle
 log = logging.getLogger(__name__)
 
 STATUS_FILE = "status.json"
+REPORT_PATIENCE = 60.0  # seconds a status report may wait for its part to be recorded
 MODEM_NAME = "modem"
 
 
@@ -48,6 +53,8 @@ class Daemon:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self.intake_count = 0
+        self._reports_lock = threading.Lock()
+        self._unmatched: list[tuple[float, StatusReport]] = []
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -62,6 +69,7 @@ class Daemon:
         self.throttle = Throttle(cfg.limits, self.outbox.send_history(MODEM_NAME, now - HISTORY))
         self.modem = Modem(
             cfg.modem,
+            reassembly_timeout=parse_duration(cfg.inbound.reassembly_timeout),
             on_sms=self._on_sms,
             on_status_report=self._on_report,
             on_state=self._on_modem_state,
@@ -78,10 +86,25 @@ class Daemon:
             on_accepted=self._on_accepted,
             clock=self.clock,
         )
+        self.inbound = Inbound(
+            self.db,
+            self.outbox,
+            self.registry,
+            cfg.inbound,
+            self.spool.incoming,
+            clock=self.clock,
+            on_queued=self._wake_dispatcher,
+        )
         self.watcher = SpoolWatcher(self.spool, self.intake.take, polling=self._polling)
+        self.scheduler = BackgroundScheduler(daemon=True)
+        self.scheduler.add_job(
+            self._purge, "interval", hours=6, next_run_time=datetime.now(UTC), id="retention"
+        )
+        self.scheduler.add_job(self._retry_reports, "interval", seconds=2, id="reports")
         self.modem.start(wait=False)
         self.dispatcher.start()
         self.watcher.start()
+        self.scheduler.start()
         log.info(
             "modemd started: spool %s, state %s, modem %s",
             cfg.spool_dir,
@@ -91,6 +114,7 @@ class Daemon:
 
     def stop(self) -> None:
         log.info("stopping: finishing the part in flight")
+        self.scheduler.shutdown(wait=False)
         self.watcher.stop()
         self.dispatcher.stop()
         self.modem.stop()
@@ -133,6 +157,7 @@ class Daemon:
         )
         self.throttle.reconfigure(fresh.limits)
         self.intake.config = fresh.alerts
+        self.inbound.config = fresh.inbound
         self.dispatcher.wake()
         log.info("configuration reloaded: limits, alerts and replies")
 
@@ -141,12 +166,36 @@ class Daemon:
         self.intake_count += 1
         self.dispatcher.wake()
 
+    def _wake_dispatcher(self) -> None:
+        self.dispatcher.wake()
+
     def _on_sms(self, message: Deliver) -> None:
-        path = write_incoming(self.spool.incoming, message)
-        log.info("SMS from %s saved as %s", message.sender, path.name)
+        # Runs on the modem's worker; the message is deleted from the modem only after this
+        # returns, and everything it decided is committed by then.
+        self.inbound.handle(message)
 
     def _on_report(self, report: StatusReport) -> None:
-        log.debug("status report for reference %d: status %d", report.reference, report.status)
+        if not self.outbox.apply_report(MODEM_NAME, report, self.clock()):
+            # The report can beat the commit of the part it is about: try again shortly.
+            with self._reports_lock:
+                self._unmatched.append((self.clock(), report))
+
+    def _retry_reports(self) -> None:
+        with self._reports_lock:
+            pending, self._unmatched = self._unmatched, []
+        now = self.clock()
+        for received, report in pending:
+            if self.outbox.apply_report(MODEM_NAME, report, now):
+                continue
+            if now - received < REPORT_PATIENCE:
+                with self._reports_lock:
+                    self._unmatched.append((received, report))
+            else:
+                log.debug("status report for reference %d matches no sent part", report.reference)
+
+    def _purge(self) -> None:
+        assert self.db is not None
+        purge(self.db, self.spool.incoming, self.config.retention, self.clock())
 
     def _on_modem_state(self, state: str, detail: str) -> None:
         log.info("modem %s%s", state, f": {detail}" if detail else "")

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from modemd.alerts import AlertRequest
-from modemd.sms.parts import Encoding
+from modemd.sms.parts import Composition, Encoding
+from modemd.sms.pdu import StatusReport
 from modemd.store.db import Database
 from modemd.subscribers import Subscriber
 
@@ -139,6 +140,78 @@ class Outbox:
                 },
             )
         return Accepted(alert_id, len(recipients), False, done_name)
+
+    def queue_message(
+        self,
+        conn: sqlite3.Connection,
+        phone: str,
+        composition: Composition,
+        kind: str,
+        now: float,
+        expires_after: float = 86400.0,
+    ) -> str:
+        """An SMS modemd sends on its own (a reply, a forward to an operator), queued inside
+        the caller's transaction for a single recipient. It goes before alerts (priority -1):
+        one part, and a STOP confirmation should not wait behind an hour-long fan-out."""
+        message_id = _next_alert_id(conn, now, prefix=kind[0])
+        conn.execute(
+            "INSERT INTO alerts (id, kind, category, message, advice, text, encoding, parts, "
+            "priority, target, created_at, expires_at, state) "
+            "VALUES (?, ?, 'autre', ?, '', ?, ?, ?, -1, '{}', ?, ?, 'active')",
+            (
+                message_id,
+                kind,
+                composition.text,
+                composition.text,
+                composition.encoding.value,
+                composition.part_count,
+                now,
+                now + expires_after,
+            ),
+        )
+        conn.execute(
+            "INSERT INTO deliveries (alert_id, phone, state) VALUES (?, ?, 'queued')",
+            (message_id, phone),
+        )
+        return message_id
+
+    def apply_report(self, modem: str, report: StatusReport, now: float) -> bool:
+        """A delivery report for the part with this message reference (the most recent one:
+        references wrap at 256). False if no sent part matches yet."""
+        with self.db.transaction() as conn:
+            part = conn.execute(
+                "SELECT delivery_id, seq FROM parts WHERE modem = ? AND reference = ? "
+                "AND state = 'sent' AND at > ? ORDER BY at DESC LIMIT 1",
+                (modem, report.reference, now - 3 * 86400),
+            ).fetchone()
+            if part is None:
+                return False
+            outcome = "delivered" if report.delivered else "failed" if report.failed else "pending"
+            conn.execute(
+                "UPDATE parts SET report = ? WHERE delivery_id = ? AND seq = ?",
+                (outcome, part["delivery_id"], part["seq"]),
+            )
+            reports = [
+                r["report"]
+                for r in conn.execute(
+                    "SELECT report FROM parts WHERE delivery_id = ?", (part["delivery_id"],)
+                )
+            ]
+            delivery = conn.execute(
+                "SELECT a.parts FROM deliveries d JOIN alerts a "
+                "ON a.id = d.alert_id WHERE d.id = ?",
+                (part["delivery_id"],),
+            ).fetchone()
+            if "failed" in reports:
+                summary = "failed"
+            elif reports.count("delivered") >= delivery["parts"]:
+                summary = "delivered"
+            else:
+                summary = "pending"
+            conn.execute(
+                "UPDATE deliveries SET report = ? WHERE id = ?", (summary, part["delivery_id"])
+            )
+        return True
 
     def accepted_from(self, source_sha256: str) -> list[sqlite3.Row]:
         """Alerts accepted from a file with this content (to finish a move a crash split)."""
@@ -369,9 +442,10 @@ def _finish_if_done(conn: sqlite3.Connection, alert_id: str, now: float) -> None
             _audit(conn, now, "done", alert_id, None, {})
 
 
-def _next_alert_id(conn: sqlite3.Connection, now: float) -> str:
-    """Short ids an operator can type: ``YYMMDD-N``, N counting that UTC day's alerts."""
-    day = datetime.fromtimestamp(now, UTC).strftime("%y%m%d")
+def _next_alert_id(conn: sqlite3.Connection, now: float, prefix: str = "") -> str:
+    """Short ids an operator can type: ``YYMMDD-N``, N counting that UTC day's alerts;
+    modemd's own messages get a letter in front (``r261129-3`` for a reply)."""
+    day = prefix + datetime.fromtimestamp(now, UTC).strftime("%y%m%d")
     row = conn.execute("SELECT COUNT(*) AS n FROM alerts WHERE id LIKE ?", (f"{day}-%",))
     n = int(row.fetchone()["n"]) + 1
     while conn.execute("SELECT 1 FROM alerts WHERE id = ?", (f"{day}-{n}",)).fetchone():

@@ -10,7 +10,7 @@ from typing import Any
 from modemd.store.db import Database
 
 DEFAULT_PART_SECONDS = 2.5  # a real USB modem, when nothing has been measured yet
-PRIORITY_NAMES = {0: "urgent", 1: "normal"}
+PRIORITY_NAMES = {-1: "own", 0: "urgent", 1: "normal"}  # own: modemd's replies, forwards
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Progress:
 def progress(
     db: Database, *, active_only: bool = False, limit: int = 20, alert_id: str | None = None
 ) -> list[Progress]:
-    where = []
+    where = ["a.kind = 'alert'"]  # replies and forwards are modemd's own, not alerts
     params: list[object] = []
     if active_only:
         where.append("a.state = 'active'")

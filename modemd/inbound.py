@@ -1,0 +1,164 @@
+"""Inbound SMS: STOP unsubscribes at once, ADHESION asks to join, AIDE gets help, anything
+else reaches the operators.
+
+Each message is handled in one transaction (the registry change, the log line and any reply
+queued together) before the modem deletes it from its storage. Replies are limited per number
+and day and never go to alphanumeric senders or short codes, so two robots cannot loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from modemd.config import InboundConfig
+from modemd.inbox import write_incoming
+from modemd.keywords import HELP, JOIN, OTHER, STOP, classify
+from modemd.outbox import Outbox
+from modemd.phone import InvalidNumber, is_alphanumeric_or_short, normalize
+from modemd.sms.parts import compose
+from modemd.sms.pdu import Deliver
+from modemd.store.db import Database
+from modemd.subscribers import Registry
+
+log = logging.getLogger(__name__)
+
+DAY = 86400.0
+FORWARD_PARTS = 3  # a forward longer than this is cut; the whole text is in incoming/
+
+# ADHESION outcome -> the reply it gets.
+JOIN_REPLIES = {
+    "pending": "adhesion_pending",
+    "already_pending": "adhesion_pending",
+    "accepted": "adhesion_accepted",
+    "resubscribed": "resubscribed",
+    "already_active": "already_active",
+}
+
+
+@dataclass(frozen=True)
+class Handled:
+    kind: str  # stop | join | help | other
+    sender: str
+    outcome: str = ""  # for join: pending, accepted, resubscribed...
+    replied: bool = False
+    forwarded: int = 0
+    cancelled: int = 0  # unsent SMS to the number cancelled by a STOP
+    file: Path | None = None
+
+
+class Inbound:
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        registry: Registry,
+        config: InboundConfig,
+        incoming: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.registry = registry
+        self.config = config
+        self.incoming = incoming
+        self.clock = clock
+        self.on_queued = on_queued
+
+    def handle(self, message: Deliver) -> Handled:
+        now = self.clock()
+        robot = not message.sender or is_alphanumeric_or_short(message.sender)
+        sender = message.sender or "unknown"
+        if not robot:
+            try:
+                sender = normalize(message.sender)
+            except InvalidNumber:
+                robot = True  # not a number anyone can answer
+        kind, rest = classify(message.text)
+        if robot:
+            kind = OTHER  # keywords from robots are not acted upon; operators see them
+        outcome, cancelled, reply, forwards = "", 0, None, 0
+        path = None
+        if kind == OTHER:
+            path = write_incoming(self.incoming, message, datetime.fromtimestamp(now, UTC))
+        with self.db.transaction() as conn:
+            if kind == STOP:
+                cancelled = self.registry.unsubscribe(conn, sender, "sms", now)
+                reply = "stop"
+            elif kind == JOIN:
+                outcome = self.registry.request_join(
+                    conn, sender, rest, self.config.auto_approve, now
+                )
+                reply = JOIN_REPLIES[outcome]
+            elif kind == HELP:
+                reply = "help"
+            replied = (
+                reply is not None
+                and not robot
+                and _today(conn, sender, "replied", now) < self.config.reply_limit_per_day
+            )
+            if replied and reply is not None:
+                text = self.config.replies[reply]
+                self.outbox.queue_message(conn, sender, compose(text), "reply", now)
+            if (
+                kind == OTHER
+                and not robot
+                and self.config.operator_numbers
+                and _today(conn, sender, "forwarded", now) < self.config.forward_limit_per_day
+            ):
+                forwards = self._forward(conn, sender, message.text, now)
+            conn.execute(
+                "INSERT INTO inbound (at, phone, kind, text, replied, forwarded) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (now, sender, kind, message.text, int(replied), forwards),
+            )
+        if (replied or forwards or cancelled) and self.on_queued is not None:
+            self.on_queued()  # wake the dispatcher: new SMS to send, or its current one gone
+        handled = Handled(kind, sender, outcome, replied, forwards, cancelled, path)
+        self._log(handled, robot)
+        return handled
+
+    def _forward(self, conn: sqlite3.Connection, sender: str, text: str, now: float) -> int:
+        member = self.registry.get(sender)
+        who = f"{sender} ({member.name})" if member is not None and member.name else sender
+        body = f"Alerte Commerces - SMS de {who} :\n{text.strip()}"
+        composition = compose(body)
+        while composition.part_count > FORWARD_PARTS:
+            body = body[: int(len(body) * 0.9)].rstrip() + "..."
+            composition = compose(body)
+        for number in self.config.operator_numbers:
+            self.outbox.queue_message(conn, normalize(number), composition, "forward", now)
+        return len(self.config.operator_numbers)
+
+    @staticmethod
+    def _log(handled: Handled, robot: bool) -> None:
+        who = f"{handled.sender}{' (robot: no reply)' if robot else ''}"
+        if handled.kind == STOP:
+            log.info("STOP from %s: unsubscribed, %d unsent SMS cancelled", who, handled.cancelled)
+        elif handled.kind == JOIN:
+            log.info("ADHESION from %s: %s", who, handled.outcome)
+        elif handled.kind == HELP:
+            log.info("AIDE from %s", who)
+        else:
+            log.info(
+                "SMS from %s saved as %s%s",
+                who,
+                handled.file.name if handled.file else "-",
+                f", forwarded to {handled.forwarded} operator(s)" if handled.forwarded else "",
+            )
+
+
+def _today(conn: sqlite3.Connection, sender: str, column: str, now: float) -> int:
+    """How many of this sender's SMS got a reply (or were forwarded) in the last 24 h."""
+    row = conn.execute(
+        f"SELECT COUNT(*) FROM inbound WHERE phone = ? AND {column} > 0 AND at > ?",
+        (sender, now - DAY),
+    ).fetchone()
+    return int(row[0])
