@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 
 from modemd.config import Config
-from modemd.modem.device import Modem, ModemStatus
+from modemd.modem.device import Modem
 from modemd.modem.errors import (
     CmeError,
     CmsError,
@@ -21,6 +21,7 @@ from modemd.modem.errors import (
     PortUnavailable,
     SimError,
 )
+from modemd.modem.info import ModemStatus
 
 OK, WARN, FAIL, SKIP = "ok", "warning", "FAILED", "not checked"
 

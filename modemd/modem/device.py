@@ -11,12 +11,12 @@ handler it was handed to has returned.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from modemd.config import ModemConfig
 from modemd.modem import info
@@ -25,71 +25,28 @@ from modemd.modem.errors import (
     CmeError,
     CmsError,
     CommandFailed,
+    CommandTimeout,
     ConnectionLost,
     ModemError,
+    ModemUnresponsive,
     SimError,
     Stage,
 )
+from modemd.modem.info import ModemStatus
 from modemd.modem.profiles import ModemProfile, select_profile
+from modemd.modem.receiver import Receiver, ReportHandler, SmsHandler
 from modemd.modem.references import ReferenceCounter
 from modemd.modem.transport import PortSettings, Transport, open_transport
 from modemd.phone import normalize
-from modemd.sms.parts import Encoding, Reassembler, split
+from modemd.sms.parts import Encoding, split
 from modemd.sms.pdu import (
-    CodecError,
-    Deliver,
-    StatusReport,
     SubmitPdu,
-    decode_pdu,
     encode_submit,
 )
 
 log = logging.getLogger(__name__)
 
-SmsHandler = Callable[[Deliver], None]
-ReportHandler = Callable[[StatusReport], None]
 StateHandler = Callable[[str, str], None]
-
-
-@dataclass
-class ModemStatus:
-    """What ``status`` and ``doctor`` show; refreshed at bring-up and by ``refresh``."""
-
-    port: str
-    state: str = "starting"  # starting | ready | lost | failed | stopped
-    detail: str = ""
-    profile: str = ""
-    manufacturer: str = ""
-    model: str = ""
-    revision: str = ""
-    imei: str = ""
-    imsi: str = ""
-    smsc: str | None = None
-    storage: str = ""
-    storages: tuple[str, ...] = ()
-    cnmi: str = ""
-    status_reports: bool = False
-    signal: info.Signal = field(default_factory=lambda: info.Signal(99))
-    registration: int | None = None
-    operator: str | None = None
-    since: float = field(default_factory=time.time)
-
-    @property
-    def registered(self) -> bool:
-        return self.registration in info.REGISTERED
-
-    @property
-    def registration_text(self) -> str:
-        if self.registration is None:
-            return "unknown"
-        return info.REGISTRATION.get(self.registration, f"state {self.registration}")
-
-
-@dataclass
-class _Group:
-    """Where the stored parts of one message sit, deleted together once it is handed over."""
-
-    locations: list[tuple[str, int]] = field(default_factory=list)
 
 
 class Modem:
@@ -107,8 +64,6 @@ class Modem:
     ) -> None:
         self.config = config
         self.status = ModemStatus(port=config.port)
-        self._on_sms = on_sms
-        self._on_report = on_status_report
         self._on_state = on_state
         self._references = references or ReferenceCounter(None)
         self._open = transport_factory
@@ -117,11 +72,19 @@ class Modem:
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._jobs: queue.Queue[tuple[str, object]] = queue.Queue()
-        self._reassembler = Reassembler(timeout=reassembly_timeout)
-        self._groups: dict[tuple[str, int, int], _Group] = {}
+        self._receiver = Receiver(
+            self._engine_or_raise,
+            self.status,
+            on_sms,
+            on_status_report,
+            reassembly_timeout=reassembly_timeout,
+            command_timeout=config.command_timeout,
+        )
         self._pin_rejected = False
         self._worker: threading.Thread | None = None
-        self._read_storage = ""
+        self._reg: dict[str, int | None] = {}  # +CREG / +CEREG / +CGREG stat
+        self._send_timeouts = 0
+        self._stable_link: str | None = None
         # False for diagnostics (doctor): stored SMS are left alone for the daemon to take.
         self._receive = receive
 
@@ -219,6 +182,52 @@ class Modem:
         self.status.operator = info.parse_operator(self._quiet("AT+COPS?"))
         return self.status
 
+    def check(self) -> ModemStatus:
+        """The periodic health check: signal, registration, SIM. A modem that does not
+        answer it is reset."""
+        try:
+            self.refresh()
+            lines = self._engine_or_raise().command("AT+CPIN?", self.config.command_timeout)
+            if lines and "READY" not in lines[0]:
+                self._set_state("failed", f"SIM asks for {lines[0].split(':', 1)[-1].strip()}")
+        except (CommandTimeout, ModemUnresponsive) as exc:
+            self.reset(f"health check: {exc}")
+        except CmeError as exc:
+            if exc.code in (10, 13):
+                self._set_state("failed", f"SIM problem: {exc.meaning}")
+        return self.status
+
+    def report_send_trouble(self, exc: ModemError) -> None:
+        """The dispatcher's AT+CMGS went unanswered: twice in a row means the modem hangs."""
+        if isinstance(exc, ModemUnresponsive):
+            self.reset(str(exc))
+            return
+        if isinstance(exc, CommandTimeout):
+            self._send_timeouts += 1
+            if self._send_timeouts >= 2:
+                self.reset(f"{self._send_timeouts} sends unanswered")
+
+    def report_send_ok(self) -> None:
+        self._send_timeouts = 0
+
+    def reset(self, cause: str) -> None:
+        """Reset the modem (AT+CFUN=1,1, then reopen): done by the worker thread."""
+        self._ready.clear()
+        self._jobs.put(("reset", cause))
+
+    def _reset(self, cause: str) -> None:
+        log.warning("resetting the modem on %s: %s", self.config.port, cause)
+        self._send_timeouts = 0
+        engine = self._engine
+        if engine is not None and engine.lost is None:
+            try:
+                engine.command(self._profile.reset_command, 5)
+            except ModemError as exc:
+                log.debug("reset command refused: %s", exc)
+        self._close_engine()
+        self._stopping.wait(1.0)  # let it reboot (USB modems re-enumerate meanwhile)
+        self._reconnect(f"reset: {cause}")
+
     def _engine_or_raise(self) -> AtEngine:
         engine = self._engine
         if engine is None or not self._ready.is_set() or engine.lost is not None:
@@ -229,9 +238,8 @@ class Modem:
     def _connect(self) -> None:
         """Open the port and bring the modem up; on failure leave nothing open."""
         self._close_engine()
-        settings = PortSettings(
-            self.config.port, self.config.baudrate, self.config.rtscts, self.config.xonxoff
-        )
+        port = self._port_to_open()
+        settings = PortSettings(port, self.config.baudrate, self.config.rtscts, self.config.xonxoff)
         transport = self._open(settings)
         self._engine = AtEngine(transport, self._urc, self._lost)
         try:
@@ -239,10 +247,27 @@ class Modem:
         except BaseException:
             self._close_engine()
             raise
+        if port != self.config.port:
+            log.warning(
+                "modem found again through %s (%s is gone): use that stable name in modem.port",
+                port,
+                self.config.port,
+            )
+        self._stable_link = self._stable_link or find_stable_link(
+            self.config.stable_links, self.config.port
+        )
         self._set_state("ready", f"{self.status.manufacturer} {self.status.model}".strip())
         self._ready.set()
         if self._receive:
             self._jobs.put(("sweep", None))
+
+    def _port_to_open(self) -> str:
+        """The configured port, or, when it has vanished, the stable link that pointed to
+        the same device (a USB modem re-enumerated under another ttyUSB number)."""
+        port = self.config.port
+        if "://" in port or os.path.exists(port) or self._stable_link is None:
+            return port
+        return self._stable_link if os.path.exists(self._stable_link) else port
 
     def _bring_up(self) -> None:
         assert self._engine is not None
@@ -265,6 +290,9 @@ class Modem:
         self._setup_smsc()
         self._setup_storage()
         self._setup_notifications()
+        for command in ("AT+CREG=1", "AT+CGREG=1", "AT+CEREG=1"):  # changes as URCs
+            self._quiet(command)
+        self._reg = {}
         self.refresh()
         log.info(
             "modem up on %s: %s %s (%s), signal %s, %s, operator %s, storage %s",
@@ -363,7 +391,7 @@ class Modem:
                 stage=Stage.INIT,
             )
         self._init_command(f'AT+CPMS="{wanted}","{wanted}","{wanted}"')
-        self.status.storage = self._read_storage = wanted
+        self.status.storage = self._receiver.read_storage = wanted
 
     def _setup_notifications(self) -> None:
         for candidate in self._profile.cnmi:
@@ -381,9 +409,18 @@ class Modem:
     def _registration(self) -> int | None:
         for command in ("AT+CEREG?", "AT+CREG?", "AT+CGREG?"):
             stat = info.parse_registration(self._quiet(command))
-            if stat in info.REGISTERED:
-                return stat
-        return info.parse_registration(self._quiet("AT+CREG?"))
+            if stat is not None:
+                self._reg[command[2:-1]] = stat
+        return self._best_registration()
+
+    def _best_registration(self) -> int | None:
+        # On 4G the circuit-switched +CREG may say "not registered" while SMS work over
+        # +CEREG: registered on any of them is registered.
+        known = [stat for stat in self._reg.values() if stat is not None]
+        registered = [stat for stat in known if stat in info.REGISTERED]
+        if registered:
+            return registered[0]
+        return known[0] if known else None
 
     # ----------------------------------------------------------------------- URC intake
     def _urc(self, urc: Urc) -> None:
@@ -397,7 +434,13 @@ class Modem:
         elif urc.name in ("+CMT", "+CDS") and urc.pdu is not None:
             self._jobs.put(("pdu", urc.pdu))
         elif urc.name in ("+CREG", "+CGREG", "+CEREG"):
-            log.debug("registration: %s", urc.line)
+            stat = info.parse_registration([urc.line])
+            self._reg[urc.name] = stat
+            before, self.status.registration = self.status.registration, self._best_registration()
+            if before != self.status.registration:
+                log.info("network: %s", self.status.registration_text)
+                if self._on_state is not None:
+                    self._on_state(self.status.state, self.status.registration_text)
         else:
             log.debug("unsolicited: %r", urc.line)
 
@@ -412,22 +455,29 @@ class Modem:
             try:
                 kind, arg = self._jobs.get(timeout=1.0)
             except queue.Empty:
-                self._flush_expired()
+                self._receiver.flush_expired()
                 continue
             if kind == "stop" or self._stopping.is_set():
                 return
             try:
                 if kind == "reconnect":
                     self._reconnect(arg)
+                elif kind == "reset":
+                    self._reset(str(arg))
                 elif kind == "sweep":
-                    self._sweep()
+                    self._receiver.sweep()
                 elif kind == "read" and isinstance(arg, tuple):
-                    self._read_stored(arg[0], arg[1])
+                    self._receiver.read_stored(arg[0], arg[1])
                 elif kind == "pdu" and isinstance(arg, str):
-                    self._take(arg, None)
+                    self._receiver.take(arg, None)
             except ConnectionLost:
                 continue  # the reconnect job is already queued
-            except ModemError as exc:
+            except Exception as exc:  # the only worker: log, keep going, never die
+                if not isinstance(exc, ModemError):
+                    log.exception("modem worker error during %s", kind)
+                    if kind == "reconnect":
+                        self._jobs.put(("reconnect", exc))
+                    continue
                 log.warning("modem %s failed: %s", kind, exc)
 
     def _reconnect(self, cause: object) -> None:
@@ -457,94 +507,6 @@ class Modem:
             self._stopping.wait(delay)
             delay = min(delay * 2, self.config.reconnect_max_delay)
 
-    def _sweep(self) -> None:
-        """Hand over every message stored while nobody was listening."""
-        for mem in self.status.storages or (self._read_storage,):
-            try:
-                self._use_storage(mem)
-                listed = info.parse_listing(self._engine_or_raise().command("AT+CMGL=4", 30))
-            except (CmsError, CmeError, CommandFailed) as exc:
-                log.debug("cannot list storage %s: %s", mem, exc)
-                continue
-            for stored in listed:
-                self._take(stored.pdu, (mem, stored.index))
-        self._use_storage(self._read_storage)
-
-    def _read_stored(self, mem: str, index: int) -> None:
-        mem = mem or self._read_storage
-        self._use_storage(mem)
-        engine = self._engine_or_raise()
-        try:
-            pdu = info.parse_read(engine.command(f"AT+CMGR={index}", 10))
-        except CmsError as exc:
-            log.debug("stored message %s/%d gone: %s", mem, index, exc)
-            return
-        if pdu is not None:
-            self._take(pdu, (mem, index))
-
-    def _use_storage(self, mem: str) -> None:
-        if mem and mem != self.status.storage:
-            self._engine_or_raise().command(f'AT+CPMS="{mem}"', self.config.command_timeout)
-            self.status.storage = mem
-
-    def _take(self, pdu: str, location: tuple[str, int] | None) -> None:
-        """Decode, reassemble, hand over, then delete what was stored."""
-        try:
-            message = decode_pdu(pdu)
-        except CodecError as exc:
-            log.error("undecodable SMS PDU %s: %s", pdu, exc)
-            self._hand_over(_undecodable(pdu, str(exc)), [location] if location else [])
-            return
-        if isinstance(message, StatusReport):
-            if self._on_report is not None:
-                self._on_report(message)
-            if location is not None:
-                self._delete([location])
-            return
-        if not isinstance(message, Deliver):
-            log.warning("ignored stored SMS of unexpected type %s", type(message).__name__)
-            return
-        key = _group_key(message)
-        if key is not None and location is not None:
-            group = self._groups.setdefault(key, _Group())
-            if location not in group.locations:
-                group.locations.append(location)
-        complete = self._reassembler.feed(message, time.monotonic())
-        if complete is None:
-            return
-        locations = self._groups.pop(key, _Group()).locations if key else []
-        if key is None and location is not None:
-            locations = [location]
-        self._hand_over(complete, locations)
-
-    def _flush_expired(self) -> None:
-        for message in self._reassembler.expired(time.monotonic()):
-            key = _group_key(message)
-            locations = self._groups.pop(key, _Group()).locations if key else []
-            log.warning(
-                "long SMS from %s incomplete after timeout; handing over what came", message.sender
-            )
-            try:
-                self._hand_over(message, locations)
-            except ModemError as exc:
-                log.warning("could not delete expired parts: %s", exc)
-
-    def _hand_over(self, message: Deliver, locations: list[tuple[str, int]]) -> None:
-        try:
-            self._on_sms(message)
-        except Exception:
-            # Not deleted: the next sweep hands it over again.
-            log.exception("inbound SMS handler failed; message kept on the modem")
-            return
-        self._delete(locations)
-
-    def _delete(self, locations: list[tuple[str, int]]) -> None:
-        for mem, index in locations:
-            self._use_storage(mem)
-            self._engine_or_raise().command(f"AT+CMGD={index}", 10)
-        self._use_storage(self._read_storage)
-
-    # -------------------------------------------------------------------------- helpers
     def _close_engine(self) -> None:
         engine, self._engine = self._engine, None
         self._ready.clear()
@@ -560,19 +522,15 @@ class Modem:
                 self._on_state(state, detail)
 
 
-def _group_key(message: Deliver) -> tuple[str, int, int] | None:
-    if message.concat is None:
+def find_stable_link(folder: str, port: str) -> str | None:
+    """The symlink in ``folder`` (/dev/serial/by-id) that resolves to ``port``, if any."""
+    if "://" in port or not os.path.isdir(folder):
         return None
-    return (message.sender, message.concat.reference, message.concat.total)
-
-
-def _undecodable(pdu: str, reason: str) -> Deliver:
-    """A stand-in so an undecodable SMS still reaches the operators instead of vanishing."""
-    return Deliver(
-        sender="",
-        text=f"(SMS illisible: {reason}; PDU {pdu})",
-        timestamp=datetime.now(UTC),
-        encoding=None,
-        concat=None,
-        smsc=None,
-    )
+    target = os.path.realpath(port)
+    if os.path.dirname(os.path.abspath(port)) == os.path.abspath(folder):
+        return None  # the port is already a stable name
+    for entry in sorted(os.listdir(folder)):
+        link = os.path.join(folder, entry)
+        if os.path.islink(link) and os.path.realpath(link) == target:
+            return link
+    return None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 # 27.007 +CREG/+CGREG/+CEREG <stat> values.
 REGISTRATION: dict[int, str] = {
@@ -146,3 +147,37 @@ def parse_message_reference(lines: list[str]) -> int:
         if match:
             return int(match.group(1))
     raise ValueError(f"no message reference in answer {lines!r}")
+
+
+@dataclass
+class ModemStatus:
+    """What ``status`` and ``doctor`` show; refreshed at bring-up and by ``refresh``."""
+
+    port: str
+    state: str = "starting"  # starting | ready | lost | failed | stopped
+    detail: str = ""
+    profile: str = ""
+    manufacturer: str = ""
+    model: str = ""
+    revision: str = ""
+    imei: str = ""
+    imsi: str = ""
+    smsc: str | None = None
+    storage: str = ""
+    storages: tuple[str, ...] = ()
+    cnmi: str = ""
+    status_reports: bool = False
+    signal: Signal = field(default_factory=lambda: Signal(99))
+    registration: int | None = None
+    operator: str | None = None
+    since: float = field(default_factory=time.time)
+
+    @property
+    def registered(self) -> bool:
+        return self.registration in REGISTERED
+
+    @property
+    def registration_text(self) -> str:
+        if self.registration is None:
+            return "unknown"
+        return REGISTRATION.get(self.registration, f"state {self.registration}")

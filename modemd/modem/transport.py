@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import termios
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,7 +59,8 @@ class SerialTransport(Transport):
                 write_timeout=10,
                 exclusive=True,
             )
-        except (serial.SerialException, OSError, ValueError) as exc:
+        except (serial.SerialException, OSError, ValueError, termios.error) as exc:
+            # termios.error: a tty that vanished between open() and its configuration.
             raise PortUnavailable(
                 f"cannot open modem port {settings.url}: {_reason(exc)}", stage=Stage.CONNECT
             ) from exc
@@ -71,7 +73,7 @@ class SerialTransport(Transport):
                 return b""
             waiting = self._port.in_waiting
             return first + (self._port.read(waiting) if waiting else b"")
-        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+        except (serial.SerialException, OSError, TypeError, AttributeError, termios.error) as exc:
             # pyserial raises TypeError/AttributeError when the fd is closed under it.
             raise ConnectionLost(f"modem port {self.name} lost: {_reason(exc)}") from exc
 
@@ -79,12 +81,12 @@ class SerialTransport(Transport):
         try:
             self._port.write(data)
             self._port.flush()
-        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+        except (serial.SerialException, OSError, TypeError, AttributeError, termios.error) as exc:
             raise ConnectionLost(f"modem port {self.name} lost: {_reason(exc)}") from exc
 
     def close(self) -> None:
         # Closing a vanished port: nothing is left to release.
-        with contextlib.suppress(serial.SerialException, OSError):
+        with contextlib.suppress(serial.SerialException, OSError, termios.error):
             self._port.close()
 
 

@@ -48,6 +48,7 @@ class Faults:
     cms_error_code: int = 38
     fail_numbers: dict[str, int] = field(default_factory=dict)  # recipient -> CMS code
     hang_commands: tuple[str, ...] = ()  # commands (by prefix) that never get an answer
+    hang_cleared_by_reset: bool = False  # a wedged SMS stack that AT+CFUN=1,1 cures
     silent: bool = False  # a hung modem: swallows everything until power-cycled
     byte_at_a_time: bool = False  # output delivered one byte per write
     urc_inside_response: bool = False  # unsolicited lines between a response's lines
@@ -134,6 +135,8 @@ class SimulatedModem:
         """Boot: settings back to defaults, the SIM locked again if it has a PIN, banners."""
         self.powered = True
         self.faults.silent = False
+        if self.faults.hang_cleared_by_reset:
+            self.faults.hang_commands = ()
         self._reset_settings()
         self._inbox.clear()
         self._line.clear()
@@ -402,6 +405,13 @@ class SimulatedModem:
 
     def stored_count(self) -> int:
         return sum(len(box) for box in self.storage.values())
+
+    def set_network(self, on: bool) -> None:
+        """Lose or regain the network; announced as +CREG/+CEREG when the host asked."""
+        self.network = on
+        if self.powered and self.reg_urc:
+            for name in ("+CREG", "+CGREG", "+CEREG"):
+                self._urc(f"{name}: {1 if on else 2}")
 
     def reboot(self) -> None:
         self.power_off()

@@ -96,7 +96,7 @@ def _recorder(path: Path) -> Callable[[SentSms], None]:
 
 
 def _set_network(sim: PtySimulator, on: bool) -> None:
-    sim.modem.network = on
+    sim.modem.set_network(on)
 
 
 def _command_loop(sim: PtySimulator, commands: TextIO, done: threading.Event) -> None:
