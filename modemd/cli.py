@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.3,
         help="simulated seconds per SMS part (a real modem: 2 to 3)",
     )
-    demo.add_argument("--subscribers", type=int, default=8, help="how many sample members")
+    demo.add_argument("--subscribers", type=int, default=9, help="how many sample members")
     return parser
 
 

@@ -58,6 +58,9 @@ class ModemConfig:
     command_timeout: float = 5.0
     send_timeout: float = 60.0
     reconnect_max_delay: float = 1.0  # seconds between attempts to reopen a vanished port
+    # Where stable names of serial devices live: if the port vanishes and does not come
+    # back under its name, the link that pointed to it is followed (USB re-enumeration).
+    stable_links: str = "/dev/serial/by-id"
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,19 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    check_interval: str = "30s"  # signal, registration and SIM checked this often
+    notify_after: str = "3m"  # a problem lasting this long is told to the operators, once
+    self_test: str | None = None  # "HH:MM": a daily test SMS to the first operator number
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    listen: str | None = None  # Prometheus endpoint, e.g. "127.0.0.1:9177"
+    textfile: Path | None = None  # or a file for node_exporter's textfile collector
+
+
+@dataclass(frozen=True)
 class Config:
     modem: ModemConfig = field(default_factory=ModemConfig)
     spool_dir: Path = Path("/var/spool/modemd")
@@ -107,6 +123,8 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     inbound: InboundConfig = field(default_factory=InboundConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: Path | None = None  # the file this was read from, if any
 
 
@@ -262,6 +280,22 @@ def _check(obj: Any, prefix: str) -> Any:
                     f"{prefix}template: unknown placeholder {{{name}}} "
                     "(use {category}, {message}, {advice}, {reply})"
                 )
+    if isinstance(obj, HealthConfig):
+        for name in ("check_interval", "notify_after"):
+            try:
+                parse_duration(getattr(obj, name))
+            except ValueError as exc:
+                raise ConfigError(f"{prefix}{name}: {exc}") from None
+        if obj.self_test is not None and not re.fullmatch(
+            r"([01]\d|2[0-3]):[0-5]\d", obj.self_test
+        ):
+            raise ConfigError(f"{prefix}self_test: a time of day like 09:00, got {obj.self_test!r}")
+    if (
+        isinstance(obj, MetricsConfig)
+        and obj.listen is not None
+        and not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]*):\d{1,5}", obj.listen)
+    ):
+        raise ConfigError(f"{prefix}listen: host:port like 127.0.0.1:9177, got {obj.listen!r}")
     if isinstance(obj, InboundConfig):
         try:
             parse_duration(obj.reassembly_timeout)

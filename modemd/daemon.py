@@ -20,17 +20,21 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from modemd import sdnotify
 from modemd.config import Config, ConfigError, load_config, parse_duration
 from modemd.dispatcher import Dispatcher
 from modemd.inbound import Inbound
+from modemd.metrics import Metrics
 from modemd.modem.device import Modem
 from modemd.modem.references import ReferenceCounter
+from modemd.notices import Notices
 from modemd.outbox import Outbox
 from modemd.retention import purge
 from modemd.sms.pdu import Deliver, StatusReport
 from modemd.spool import Intake, Outcome, Spool, SpoolWatcher
 from modemd.store.db import Database, open_database
 from modemd.subscribers import Registry
+from modemd.supervisor import Supervisor
 from modemd.throttle import HISTORY, Throttle
 
 log = logging.getLogger(__name__)
@@ -75,8 +79,21 @@ class Daemon:
             on_state=self._on_modem_state,
             references=ReferenceCounter(cfg.state_dir / "concat-ref"),
         )
+        self.notices = Notices(
+            self.db,
+            self.outbox,
+            cfg.inbound.operator_numbers,
+            parse_duration(cfg.health.notify_after),
+            clock=self.clock,
+            on_queued=self._wake_dispatcher,
+        )
         self.dispatcher = Dispatcher(
-            self.outbox, self.modem, self.throttle, modem_name=MODEM_NAME, clock=self.clock
+            self.outbox,
+            self.modem,
+            self.throttle,
+            modem_name=MODEM_NAME,
+            clock=self.clock,
+            on_expired=self._on_expired,
         )
         self.intake = Intake(
             self.spool,
@@ -96,15 +113,40 @@ class Daemon:
             on_queued=self._wake_dispatcher,
         )
         self.watcher = SpoolWatcher(self.spool, self.intake.take, polling=self._polling)
-        self.scheduler = BackgroundScheduler(daemon=True)
+        self.metrics = Metrics(self.status_snapshot)
+        self.supervisor = Supervisor(self, clock=self.clock)
+        self.scheduler = BackgroundScheduler(
+            daemon=True, job_defaults={"coalesce": True, "max_instances": 1}
+        )
+        self.scheduler.add_job(self.supervisor.tick, "interval", seconds=1, id="tick")
+        self.scheduler.add_job(
+            self._health,
+            "interval",
+            seconds=parse_duration(cfg.health.check_interval),
+            id="health",
+        )
         self.scheduler.add_job(
             self._purge, "interval", hours=6, next_run_time=datetime.now(UTC), id="retention"
         )
         self.scheduler.add_job(self._retry_reports, "interval", seconds=2, id="reports")
+        if cfg.health.self_test:
+            hour, minute = cfg.health.self_test.split(":")
+            self.scheduler.add_job(
+                self.supervisor.self_test,
+                "cron",
+                hour=int(hour),
+                minute=int(minute),
+                id="self_test",
+            )
         self.modem.start(wait=False)
         self.dispatcher.start()
         self.watcher.start()
         self.scheduler.start()
+        if cfg.metrics.listen:
+            try:
+                self.metrics.serve(cfg.metrics.listen)
+            except (OSError, ValueError) as exc:
+                log.error("metrics endpoint %s not started: %s", cfg.metrics.listen, exc)
         log.info(
             "modemd started: spool %s, state %s, modem %s",
             cfg.spool_dir,
@@ -114,7 +156,9 @@ class Daemon:
 
     def stop(self) -> None:
         log.info("stopping: finishing the part in flight")
+        sdnotify.notify("STOPPING=1")
         self.scheduler.shutdown(wait=False)
+        self.metrics.stop()
         self.watcher.stop()
         self.dispatcher.stop()
         self.modem.stop()
@@ -129,13 +173,17 @@ class Daemon:
         signal.signal(signal.SIGINT, lambda *_: self._stop.set())
         signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
         self.start()
+        watchdog = sdnotify.watchdog_interval()
+        pinged = 0.0
         try:
             while not self._stop.is_set():
                 if self._reload.is_set():
                     self._reload.clear()
                     self.reload()
-                self.publish_status()
-                self._stop.wait(1.0)
+                if watchdog and time.monotonic() - pinged >= watchdog and self.supervisor.alive():
+                    sdnotify.notify("WATCHDOG=1")
+                    pinged = time.monotonic()
+                self._stop.wait(min(1.0, watchdog or 1.0))
         finally:
             self.stop()
         return 0
@@ -158,6 +206,7 @@ class Daemon:
         self.throttle.reconfigure(fresh.limits)
         self.intake.config = fresh.alerts
         self.inbound.config = fresh.inbound
+        sdnotify.notify("RELOADING=0")
         self.dispatcher.wake()
         log.info("configuration reloaded: limits, alerts and replies")
 
@@ -192,6 +241,28 @@ class Daemon:
                     self._unmatched.append((received, report))
             else:
                 log.debug("status report for reference %d matches no sent part", report.reference)
+
+    def _health(self) -> None:
+        if self.modem.ready:
+            self.modem.check()
+
+    def _on_expired(self, alert_id: str, cancelled: int) -> None:
+        if cancelled:
+            self.notices.event(
+                f"alerte {alert_id} expirée: {cancelled} destinataire(s) non servi(s)"
+            )
+
+    def queue_snapshot(self) -> dict[str, int]:
+        assert self.db is not None
+        row = self.db.one(
+            "SELECT COUNT(*) AS unsent, COUNT(DISTINCT a.id) AS alerts FROM deliveries d "
+            "JOIN alerts a ON a.id = d.alert_id WHERE a.state = 'active' "
+            "AND d.state IN ('queued', 'sending')"
+        )
+        return {
+            "unsent": int(row["unsent"]) if row else 0,
+            "alerts_active": int(row["alerts"]) if row else 0,
+        }
 
     def _purge(self) -> None:
         assert self.db is not None
@@ -238,6 +309,9 @@ class Daemon:
                 "errors": [{"at": at, "error": text} for at, text in ds.errors],
             },
             "throttle": [dataclasses.asdict(u) for u in self.throttle.usage(now)],
+            "queue": self.queue_snapshot(),
+            "inbound": dict(self.inbound.counts),
+            "notices": self.notices.snapshot(),
         }
 
     def publish_status(self) -> None:

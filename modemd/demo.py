@@ -1,131 +1,170 @@
-"""``modemd demo``: a newcomer's first contact, on the built-in simulated modem.
+"""``modemd demo``: a newcomer's first contact, the whole daemon on the built-in simulator.
 
-No root, no hardware: a simulated Huawei stick on a pseudo-terminal in a temporary folder,
-sample members, the sample alert of the documentation composed and sent with live progress,
-then a shopkeeper's STOP and a free-text reply arriving back through the modem.
+No root, no hardware: a simulated Huawei stick on a pseudo-terminal, a state folder and a spool
+in a temporary directory, sample members imported from a CSV, the sample alert of the
+documentation dropped into the spool, live progress, a shopkeeper's STOP arriving in the middle
+of the fan-out, a free-text report forwarded to the duty officer, and a summary.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import TextIO
 
-from modemd.compose import AlertText, compose_alert
-from modemd.config import AlertsConfig, ModemConfig
-from modemd.modem.device import Modem
-from modemd.modem.errors import ModemError
-from modemd.modem.references import ReferenceCounter
+from modemd.config import InboundConfig, LimitsConfig
+from modemd.members_csv import import_csv
+from modemd.phone import normalize
+from modemd.reports import bar, progress
 from modemd.sim.modem import SimulatedModem
 from modemd.sim.profiles import get_profile
 from modemd.sim.pty import PtySimulator
-from modemd.sms.pdu import Deliver
+from modemd.testing import Harness
 
-SAMPLE_ALERT = AlertText(
-    message="Vol à main armée vers 14h, bijouterie av. de la République, Aurillac. "
-    "2 individus cagoulés, fuite en scooter noir.",
-    category="vol_main_armee",
-)
+SAMPLE_ALERT = """\
+message: "Vol à main armée vers 14h, bijouterie av. de la République, Aurillac. 2 individus \
+cagoulés, fuite en scooter noir."
+category: vol_main_armee
+target:
+  communes: [Aurillac, Arpajon-sur-Cère]
+issued_by: "CORG Cantal (démo)"
+"""
 SAMPLE_MEMBERS = [
-    ("06 12 34 56 78", "Bijouterie Martin"),
-    ("06 23 45 67 89", "Tabac de la Gare"),
-    ("07 34 56 78 90", "Boulangerie Roux"),
-    ("06 45 67 89 01", "Pharmacie Centrale"),
-    ("06 56 78 90 12", "Garage Delmas"),
-    ("07 67 89 01 23", "Fleurs & Co"),
-    ("06 78 90 12 34", "Librairie du Pont"),
-    ("06 89 01 23 45", "Épicerie Vidal"),
+    ("06 12 34 56 78", "Bijouterie Martin", "Aurillac", "bijouterie"),
+    ("06 23 45 67 89", "Tabac de la Gare", "Aurillac", "tabac"),
+    ("07 34 56 78 90", "Boulangerie Roux", "Arpajon-sur-Cère", "boulangerie"),
+    ("06 45 67 89 01", "Pharmacie Centrale", "Aurillac", "pharmacie"),
+    ("06 56 78 90 12", "Garage Delmas", "Arpajon-sur-Cère", "garage"),
+    ("07 67 89 01 23", "Fleurs & Co", "Aurillac", "fleuriste"),
+    ("06 78 90 12 34", "Librairie du Pont", "Aurillac", "librairie"),
+    ("06 89 01 23 45", "Épicerie Vidal", "Arpajon-sur-Cère", "épicerie"),
+    ("06 98 76 54 32", "Café des Sports", "Saint-Flour", "bar"),
 ]
+DUTY_OFFICER = "+33699887766"
 
 
-def _bar(done: int, total: int, width: int = 30) -> str:
-    filled = width * done // max(total, 1)
-    return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
-
-
-def run_demo(latency: float = 0.3, subscribers: int = 8, out: TextIO | None = None) -> int:
+def run_demo(latency: float = 0.3, subscribers: int = 9, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
     live = stream.isatty()
-    members = [SAMPLE_MEMBERS[i % len(SAMPLE_MEMBERS)] for i in range(max(1, subscribers))]
 
     def say(text: str = "") -> None:
         print(text, file=stream, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="modemd-demo-") as tmp:
-        folder = Path(tmp)
-        sim_modem = SimulatedModem(get_profile("huawei-e3372"), send_latency=latency)
-        inbound: list[Deliver] = []
-        arrived = threading.Condition()
-
-        def on_sms(message: Deliver) -> None:
-            with arrived:
-                inbound.append(message)
-                arrived.notify_all()
-
-        with PtySimulator(sim_modem, link=folder / "ttyModem") as sim:
-            say(f"Simulated modem (Huawei E3372 profile) on {sim.port} -> {sim.path}")
-            modem = Modem(
-                ModemConfig(port=sim.port, delivery_reports=True),
-                on_sms=on_sms,
-                references=ReferenceCounter(folder / "concat-ref"),
-            )
-            try:
-                modem.start()
-            except ModemError as exc:
-                print(f"modemd demo: the simulated modem did not come up: {exc}", file=sys.stderr)
-                return 1
-            st = modem.status
-            say(
-                f"Modem up: {st.manufacturer} {st.model}, signal {st.signal.quality}, "
-                f"{st.registration_text}, operator {st.operator}, SMS centre {st.smsc}"
-            )
-            composition = compose_alert(SAMPLE_ALERT, AlertsConfig())
-            say("\nThe alert as it will be received:\n")
-            say("  " + composition.text.replace("\n", "\n  "))
-            say(
-                f"\nEncoding {composition.encoding.value}, {composition.part_count} part(s) "
-                f"per recipient, {len(members)} members\n"
-            )
-            started = time.monotonic()
-            for i, (number, name) in enumerate(members, 1):
-                modem.send_sms(number, composition.text, composition.encoding)
-                line = f"  {_bar(i, len(members))}  {name:<22}"
-                if live:  # redraw one line on a terminal; one line per step in a log
-                    print("\r" + line, end="", file=stream, flush=True)
-                else:
-                    say(line)
-            elapsed = time.monotonic() - started
-            parts = len(members) * composition.part_count
-            say(
-                f"{chr(10) if live else ''}\nSent {parts} parts in {elapsed:.1f} s "
-                f"({elapsed / parts:.2f} s a part; the modem's own send time is {latency} s)"
-            )
-
-            say("\nShopkeepers answer:")
-            sim.inject_sms("+33623456789", "Stop.")
-            sim.inject_sms(
-                "+33734567890",
-                "Un scooter noir est passé devant la boulangerie "
-                "il y a 5 minutes, direction Arpajon-sur-Cère.",
-            )
-            with arrived:
-                arrived.wait_for(lambda: len(inbound) >= 2, timeout=10)
-            for message in inbound:
-                say(f"  from {message.sender}: {message.text}")
-            received = sim.sent()
-            modem.stop()
-
-        texts_ok = all(
-            s.text == composition.parts[(s.concat.sequence - 1) if s.concat else 0]
-            for s in received
+        root = Path(tmp)
+        sim = PtySimulator(
+            SimulatedModem(get_profile("huawei-e3372"), send_latency=latency),
+            link=root / "ttyModem",
+        ).start()
+        h = Harness(
+            root,
+            sim,
+            inbound=InboundConfig(operator_numbers=[DUTY_OFFICER]),
+            limits=LimitsConfig(per_minute=60),
         )
-        say(
-            f"\nSummary: {len(received)} parts reached the simulated network, decoded text "
-            f"{'identical to' if texts_ok else 'DIFFERENT from'} the composed text; "
-            f"{len(inbound)} replies received."
-        )
-        say("Next: modemd doctor against your modem, and the README for running it for real.")
-        return 0 if texts_ok and len(inbound) >= 2 else 1
+        try:
+            return _scenario(h, sim, root, subscribers, latency, say, live, stream)
+        finally:
+            h.stop()
+            sim.stop()
+
+
+def _scenario(
+    h: Harness,
+    sim: PtySimulator,
+    root: Path,
+    subscribers: int,
+    latency: float,
+    say: object,
+    live: bool,
+    stream: TextIO,
+) -> int:
+    assert callable(say)
+    members = [SAMPLE_MEMBERS[i % len(SAMPLE_MEMBERS)] for i in range(max(1, subscribers))]
+    csv_path = root / "adherents.csv"
+    csv_path.write_bytes(
+        (
+            "Téléphone;Nom;Ville;Activité\r\n"
+            + "".join(
+                f"{phone};{name};{commune};{sector}\r\n" for phone, name, commune, sector in members
+            )
+        ).encode("cp1252")  # as Excel writes it in France
+    )
+    report = import_csv(h.registry.db, csv_path)
+    say(f"1. Members imported from a CSV (Windows-1252, semicolons): {report.added} added.")
+    daemon = h.start()
+    st = daemon.modem.status
+    say(
+        f"2. Daemon up on a simulated {st.manufacturer} {st.model} ({sim.path}): signal "
+        f"{st.signal.quality}, {st.registration_text}, {st.operator}, SMS centre {st.smsc}."
+    )
+    say("3. The duty desk drops an alert into the spool (outgoing/braquage.yaml):\n")
+    say("   " + SAMPLE_ALERT.replace("\n", "\n   ").rstrip())
+    h.drop("braquage.yaml", SAMPLE_ALERT)
+    if not h.wait(lambda: bool(h.folder("done")), timeout=10):
+        say("   the alert was not accepted: " + ", ".join(h.folder("failed")))
+        return 1
+    db = daemon.db
+    assert db is not None
+    alert = progress(db, limit=1)[0]
+    text = db.one("SELECT text, encoding, parts FROM alerts WHERE id = ?", (alert.alert_id,))
+    assert text is not None
+    say(
+        f"\n   Accepted as alert {alert.alert_id} for {alert.total} members (Aurillac and "
+        f"Arpajon-sur-Cère), {text['parts']} part(s) in {text['encoding'].upper()}:\n"
+    )
+    say("   " + text["text"].replace("\n", "\n   "))
+    say("\n4. Fan-out, as fast as the modem allows:")
+    targeted = [m for m in members if m[2] != "Saint-Flour"]
+    stopper = targeted[-1]
+    stopped = False
+    started = time.monotonic()
+    while True:
+        p = progress(db, alert_id=alert.alert_id)[0]
+        done = p.sent + p.failed + p.cancelled
+        line = f"   {bar(done, p.total)} {p.sent}/{p.total} sent, {p.cancelled} cancelled"
+        print(("\r" + line) if live else line, end="" if live else "\n", file=stream, flush=True)
+        if not stopped and p.sent >= 2:
+            stopped = True
+            sim.inject_sms(normalize(stopper[0]), "Stop.")
+            print(f'\n   <- {stopper[1]} ({stopper[0]}) replies "Stop."', file=stream)
+        if p.state != "active" or time.monotonic() - started > 120:
+            break
+        time.sleep(0.05)
+    sim.inject_sms(
+        targeted[0][0],
+        "Un scooter noir vient de passer devant la bijouterie, direction "
+        "Arpajon, il y a 2 minutes.",
+    )
+    h.wait(lambda: len(h.folder("incoming")) >= 1, timeout=10)
+    h.wait(lambda: any(s.recipient == DUTY_OFFICER for s in sim.sent()), timeout=10)
+    elapsed = time.monotonic() - started
+    final = progress(db, alert_id=alert.alert_id)[0]
+    member = h.registry.get(stopper[0])
+    say(
+        f"\n5. Done in {elapsed:.1f} s: {final.sent} sent, {final.cancelled} cancelled "
+        f"(the STOP took effect before its turn), alert {final.state}."
+    )
+    say(
+        f"   {stopper[1]} is now {member.status if member else '?'}; confirmation sent: "
+        f'"{h.sim.sent()[-1].text if False else _reply_to(sim, stopper[0])}"'
+    )
+    incoming = h.folder("incoming")
+    say(
+        f"   A free-text report was filed as incoming/{incoming[0] if incoming else '?'} and "
+        f"forwarded to the duty officer {DUTY_OFFICER}."
+    )
+    say("\nNext: `modemd doctor` against your modem, then the README to run it for real.")
+    ok = final.state == "done" and member is not None and member.status == "unsubscribed"
+    return 0 if ok else 1
+
+
+def _reply_to(sim: PtySimulator, number: str) -> str:
+    replies = [
+        s.text
+        for s in sim.sent()
+        if s.recipient == normalize(number) and not s.text.startswith("ALERTE")
+    ]
+    return replies[-1] if replies else "(none)"

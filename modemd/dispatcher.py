@@ -30,6 +30,40 @@ NO_NETWORK_CODES = frozenset({331, 332})  # pause sending instead of burning ret
 NETWORK_PAUSE = 5.0
 
 
+class AlertLog:
+    """One log line when an alert starts going out, one per tenth of its recipients, one at
+    the end, as key=value pairs a log search can filter on."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self._alerts: dict[str, list[float]] = {}  # id -> [total, done, last tenth, started]
+
+    def delivered(self, job: Job) -> None:
+        if job.priority < 0:
+            return  # modemd's own replies and notices are not alerts
+        entry = self._alerts.get(job.alert_id)
+        if entry is None:
+            total, done = self.outbox.counts(job.alert_id)
+            entry = self._alerts[job.alert_id] = [total, done - 1, 0, time.monotonic()]
+            log.info("alert=%s event=start recipients=%d parts=%d", job.alert_id, total, job.parts)
+        entry[1] += 1
+        total, done = int(entry[0]), int(entry[1])
+        tenth = 10 * done // max(total, 1)
+        if done >= total:
+            del self._alerts[job.alert_id]
+            total, _ = self.outbox.counts(job.alert_id)
+            log.info(
+                "alert=%s event=end recipients=%d served=%d minutes=%.1f",
+                job.alert_id,
+                total,
+                done,
+                (time.monotonic() - entry[3]) / 60,
+            )
+        elif tenth > entry[2]:
+            entry[2] = tenth
+            log.info("alert=%s event=progress done=%d recipients=%d", job.alert_id, done, total)
+
+
 def backoff(attempts: int) -> float:
     """Seconds before retry number ``attempts``: 5, 15, 45, 135, 405, then every 10 min."""
     return float(min(600, 5 * 3 ** max(0, attempts - 1)))
@@ -73,6 +107,7 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_expiry = 0.0
+        self.progress = AlertLog(outbox)
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -126,6 +161,12 @@ class Dispatcher:
             self.state.current = None
             self.modem.wait_ready(0.5)
             return 0.0
+        status = self.modem.status
+        if status.registration is not None and not status.registered:
+            # No network: retries would only burn attempts. Registration URCs and the
+            # health check tell us when it is back.
+            self.state.current = None
+            return 0.5
         job = self.outbox.next_job(now)
         if job is None:
             self.state.current = None
@@ -196,6 +237,7 @@ class Dispatcher:
         except ModemError as exc:
             # The link died or the modem fell silent mid-exchange: the part may have left.
             self.outbox.part_unknown(job, seq, str(exc))
+            self.modem.report_send_trouble(exc)
             self.state.error(self.clock(), f"{job.phone}: {exc}")
             log.warning(
                 "alert %s: part %d/%d to %s in doubt (%s); will send again",
@@ -210,7 +252,9 @@ class Dispatcher:
         avg = self.state.part_seconds
         self.state.part_seconds = elapsed if avg == 0 else 0.8 * avg + 0.2 * elapsed
         self.state.sent_parts += 1
-        self.outbox.part_sent(job, seq, reference, self.clock())
+        self.modem.report_send_ok()
+        if self.outbox.part_sent(job, seq, reference, self.clock()):
+            self.progress.delivered(job)
         return True
 
     def _failed(self, job: Job, seq: int, log_id: int, exc: CmsError) -> None:
@@ -233,3 +277,4 @@ class Dispatcher:
                 return
         self.outbox.part_failed(job, seq, log_id, str(exc), None, now)
         log.warning("alert %s: %s not served: %s", job.alert_id, job.phone, exc)
+        self.progress.delivered(job)

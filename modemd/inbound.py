@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,6 +72,7 @@ class Inbound:
         self.incoming = incoming
         self.clock = clock
         self.on_queued = on_queued
+        self.counts: Counter[str] = Counter()  # by kind, since start (metrics)
 
     def handle(self, message: Deliver) -> Handled:
         now = self.clock()
@@ -87,7 +89,9 @@ class Inbound:
         outcome, cancelled, reply, forwards = "", 0, None, 0
         path = None
         if kind == OTHER:
-            path = write_incoming(self.incoming, message, datetime.fromtimestamp(now, UTC))
+            path = write_incoming(
+                self.incoming, message, datetime.fromtimestamp(now, UTC), sender=sender
+            )
         with self.db.transaction() as conn:
             if kind == STOP:
                 cancelled = self.registry.unsubscribe(conn, sender, "sms", now)
@@ -121,6 +125,7 @@ class Inbound:
             )
         if (replied or forwards or cancelled) and self.on_queued is not None:
             self.on_queued()  # wake the dispatcher: new SMS to send, or its current one gone
+        self.counts[kind] += 1
         handled = Handled(kind, sender, outcome, replied, forwards, cancelled, path)
         self._log(handled, robot)
         return handled

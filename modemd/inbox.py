@@ -10,20 +10,24 @@ from pathlib import Path
 from modemd.sms.pdu import Deliver
 
 
-def write_incoming(folder: Path, message: Deliver, received: datetime | None = None) -> Path:
-    """``From:``, ``Received:``, a blank line, the text; written whole or not at all."""
+def write_incoming(
+    folder: Path, message: Deliver, received: datetime | None = None, sender: str | None = None
+) -> Path:
+    """``From:``, ``Received:``, a blank line, the text; written whole or not at all.
+    ``sender`` is the number in E.164 when it could be normalised."""
     received = received or datetime.now(UTC)
+    sender = sender or message.sender or "unknown"
     stamp = received.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    sender = re.sub(r"[^0-9A-Za-z+]", "_", message.sender or "unknown")
+    name = re.sub(r"[^0-9A-Za-z+]", "_", sender)
     folder.mkdir(parents=True, exist_ok=True)
     n = 0
     while True:
-        path = folder / f"{stamp}_{sender}{f'_{n}' if n else ''}.txt"
+        path = folder / f"{stamp}_{name}{f'_{n}' if n else ''}.txt"
         if not path.exists():
             break
         n += 1
     body = (
-        f"From: {message.sender or 'unknown'}\n"
+        f"From: {sender}\n"
         f"Received: {received.astimezone(UTC).isoformat(timespec='seconds')}\n"
         f"\n{message.text}\n"
     )

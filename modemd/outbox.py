@@ -391,6 +391,15 @@ class Outbox:
             _audit(conn, now, "cancelled", real, None, {"by": by, "cancelled": n})
         return n
 
+    def counts(self, alert_id: str) -> tuple[int, int]:
+        """(recipients, recipients done with: sent, failed or cancelled)."""
+        row = self.db.one(
+            "SELECT COUNT(*) AS total, SUM(state NOT IN ('queued', 'sending')) AS done "
+            "FROM deliveries WHERE alert_id = ?",
+            (alert_id,),
+        )
+        return (int(row["total"]), int(row["done"] or 0)) if row else (0, 0)
+
     def send_history(self, modem: str, since: float) -> list[tuple[float, str]]:
         rows = self.db.query(
             "SELECT at, recipient FROM send_log WHERE modem = ? AND at > ? ORDER BY at",

@@ -1,0 +1,94 @@
+"""Telling people: problems that need a person are said once, and once when they are over.
+
+A condition (the modem gone, no network, a SIM window exhausted with work waiting) is reported
+when it has lasted ``health.notify_after``, by SMS to ``inbound.operator_numbers``, in the log
+and in ``status``; SIM trouble and expired alerts are reported at once. SMS notices go through
+the durable queue, so one raised while the modem is gone leaves when it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from modemd.outbox import Outbox
+from modemd.phone import normalize
+from modemd.sms.parts import compose
+from modemd.store.db import Database
+
+log = logging.getLogger(__name__)
+
+PREFIX = "modemd: "
+
+
+@dataclass
+class Problem:
+    key: str
+    text: str
+    since: float
+    notified: bool = False
+
+
+class Notices:
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        operator_numbers: list[str],
+        notify_after: float,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.operator_numbers = [normalize(n) for n in operator_numbers]
+        self.notify_after = notify_after
+        self.clock = clock
+        self.on_queued = on_queued
+        self.open: dict[str, Problem] = {}
+
+    def condition(self, key: str, active: bool, text: str, *, immediate: bool = False) -> None:
+        """Called on every check with whether the condition holds now."""
+        now = self.clock()
+        problem = self.open.get(key)
+        if active:
+            if problem is None:
+                problem = self.open[key] = Problem(key, text, now)
+            problem.text = text
+            if not problem.notified and (immediate or now - problem.since >= self.notify_after):
+                problem.notified = True
+                log.warning("needs a person: %s", text)
+                self.send(text)
+        elif problem is not None:
+            del self.open[key]
+            if problem.notified:
+                since = datetime.fromtimestamp(problem.since).strftime("%d/%m %H:%M")
+                over = f"résolu: {problem.text} (depuis le {since})"
+                log.warning("over: %s", problem.text)
+                self.send(over)
+
+    def event(self, text: str) -> None:
+        """Something that happened once (an alert expired with members unserved)."""
+        log.warning("needs a person: %s", text)
+        self.send(text)
+
+    def send(self, text: str) -> None:
+        if not self.operator_numbers:
+            return  # the log and `status` still say it
+        composition = compose(PREFIX + text)
+        now = self.clock()
+        with self.db.transaction() as conn:
+            for number in self.operator_numbers:
+                self.outbox.queue_message(conn, number, composition, "notice", now)
+        if self.on_queued is not None:
+            self.on_queued()
+
+    def snapshot(self) -> list[dict[str, object]]:
+        return [
+            {"key": p.key, "text": p.text, "since": p.since, "notified": p.notified}
+            for p in self.open.values()
+        ]

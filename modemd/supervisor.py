@@ -1,0 +1,124 @@
+"""The daemon's periodic work: status, conditions that need a person, systemd, metrics.
+
+Everything here runs from APScheduler jobs; the main thread only pings systemd's watchdog,
+and only while these jobs keep running and the dispatcher thread is alive, so a wedged
+daemon is restarted by systemd.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from modemd import sdnotify
+from modemd.config import parse_duration
+
+if TYPE_CHECKING:
+    from modemd.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+READY_GRACE = 60.0  # without a modem, tell systemd we are up anyway after this (and say why)
+TEXTFILE_EVERY = 15.0
+
+
+class Supervisor:
+    def __init__(self, daemon: Daemon, clock: Callable[[], float] = time.time) -> None:
+        self.daemon = daemon
+        self.clock = clock
+        self.started = time.monotonic()
+        self.last_tick = time.monotonic()
+        self.ready_sent = False
+        self._status_line = ""
+        self._textfile_at = 0.0
+
+    def tick(self) -> None:
+        """Every second: publish status, check conditions, tell systemd."""
+        self.last_tick = time.monotonic()
+        d = self.daemon
+        d.publish_status()
+        self.check_conditions()
+        modem = d.modem.status
+        if not self.ready_sent and (
+            modem.state == "ready" or time.monotonic() - self.started > READY_GRACE
+        ):
+            self.ready_sent = True
+            sdnotify.notify("READY=1")
+        line = self.status_line()
+        if line != self._status_line:
+            self._status_line = line
+            sdnotify.notify(f"STATUS={line}")
+        textfile = d.config.metrics.textfile
+        if textfile is not None and time.monotonic() - self._textfile_at >= TEXTFILE_EVERY:
+            self._textfile_at = time.monotonic()
+            try:
+                d.metrics.write_textfile(textfile)
+            except (OSError, ValueError) as exc:
+                log.warning("cannot write metrics to %s: %s", textfile, exc)
+
+    def alive(self) -> bool:
+        """For the watchdog: the jobs run and the dispatcher thread is there."""
+        return time.monotonic() - self.last_tick < 10 and self.daemon.dispatcher.running
+
+    def status_line(self) -> str:
+        d = self.daemon
+        st = d.modem.status
+        unsent = d.queue_snapshot()["unsent"]
+        parts = [f"modem {st.state}", f"{unsent} to send"]
+        if st.signal.known:
+            parts.append(f"signal {st.signal.dbm} dBm")
+        if st.operator:
+            parts.append(st.operator)
+        blocked = d.dispatcher.state.blocked
+        if blocked is not None:
+            parts.append(f"held by {blocked.window}")
+        return ", ".join(parts)
+
+    def check_conditions(self) -> None:
+        d = self.daemon
+        st = d.modem.status
+        notices = d.notices
+        notify_after = parse_duration(d.config.health.notify_after)
+        gone = st.state in ("lost", "starting")
+        notices.condition(
+            "modem_gone",
+            gone,
+            f"le modem ne répond plus ou est débranché ({d.config.modem.port})",
+        )
+        notices.condition(
+            "sim", st.state == "failed", f"problème de SIM: {st.detail}", immediate=True
+        )
+        no_network = st.state == "ready" and st.registration is not None and not st.registered
+        notices.condition("network", no_network, f"pas de réseau ({st.registration_text})")
+        blocked = d.dispatcher.state.blocked
+        now = self.clock()
+        unsent = d.queue_snapshot()["unsent"] if blocked is not None else 0
+        held = (
+            blocked is not None
+            and blocked.reopens_at is not None
+            and blocked.reopens_at - now > notify_after
+            and unsent > 0
+        )
+        if blocked is not None and blocked.reopens_at is not None:
+            until = datetime.fromtimestamp(blocked.reopens_at).strftime("%d/%m %H:%M")
+            text = (
+                f"limite SIM {blocked.window} atteinte, {unsent} SMS en attente, "
+                f"reprise vers {until}"
+            )
+        else:
+            text = "limite SIM atteinte"
+        notices.condition("window", held, text, immediate=True)
+
+    def self_test(self) -> None:
+        d = self.daemon
+        st = d.modem.status
+        d.notices.send(
+            f"test quotidien: modemd fonctionne. {d.registry.count()} membres actifs, "
+            f"signal {st.signal.quality}, {st.operator or 'opérateur inconnu'}."
+        )
+
+
+__all__ = ["Supervisor"]

@@ -1,0 +1,225 @@
+"""Unattended operation: unplug, hang, lost network, notices, metrics (daemon in-process)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from modemd.config import HealthConfig, InboundConfig, LimitsConfig, MetricsConfig, ModemConfig
+from modemd.sim.modem import Faults
+from modemd.sim.pty import PtySimulator
+from modemd.testing import Harness
+
+MakeSim = Callable[..., PtySimulator]
+OPERATOR = "+33699887766"
+
+
+@pytest.fixture
+def harness(tmp_path: Path, make_sim: MakeSim) -> Iterator[Callable[..., Harness]]:
+    made: list[Harness] = []
+
+    def factory(
+        latency: float = 0.02,
+        faults: Faults | None = None,
+        profile: str = "simcom-sim7600",
+        modem: dict[str, object] | None = None,
+        **config: object,
+    ) -> Harness:
+        sim = make_sim(profile, faults, send_latency=latency)
+        h = Harness(tmp_path / f"h{len(made)}", sim, **config)
+        if modem:
+            h.config = h.config.__class__(
+                **{
+                    **h.config.__dict__,
+                    "modem": ModemConfig(
+                        port=sim.port, command_timeout=2.0, delivery_reports=False, **modem
+                    ),
+                }
+            )
+        made.append(h)
+        return h
+
+    yield factory
+    for h in made:
+        h.stop()
+
+
+def cmgs_after(h: Harness, moment: float) -> list[float]:
+    log = h.sim.call(lambda: list(h.sim.modem.command_times))
+    return [t for t, line in log if line.startswith("AT+CMGS") and t >= moment]
+
+
+def notices_to(h: Harness, number: str) -> list[str]:
+    return [s.text for s in h.sim.sent() if s.recipient == number]
+
+
+def test_unplug_replug_during_fan_out(harness: Callable[..., Harness]) -> None:
+    h = harness()
+    phones = h.members(40)
+    h.start()
+    h.drop("a.txt", "Vol de carburant sur la zone artisanale.")
+    assert h.wait(lambda: h.messages() >= 10)
+    h.sim.unplug()
+    time.sleep(1.0)
+    assert h.daemon is not None and not h.daemon.modem.ready
+    replugged = time.time()
+    h.sim.replug()
+    assert h.wait(lambda: bool(cmgs_after(h, replugged)), timeout=5)
+    assert cmgs_after(h, replugged)[0] - replugged < 2.0  # sending again within 2 s
+    assert h.wait(lambda: set(h.sent_to()) == set(phones), timeout=20)
+    assert len(h.sent_to()) <= len(phones) + 1  # at most the part in flight, twice
+
+
+def test_port_back_under_another_name_through_its_stable_link(
+    harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    h = harness()
+    raw = h.sim.path
+    assert raw is not None
+    # Configured with the raw /dev/pts name, which changes on replug; the simulator's link
+    # plays /dev/serial/by-id, which follows the device.
+    h.config = h.config.__class__(
+        **{
+            **h.config.__dict__,
+            "modem": ModemConfig(
+                port=raw,
+                command_timeout=2.0,
+                delivery_reports=False,
+                stable_links=str(Path(h.sim.port).parent),
+            ),
+        }
+    )
+    phones = h.members(5)
+    h.start()
+    h.sim.unplug()
+    h.sim.replug()
+    if h.sim.path == raw:  # the kernel reused the name: make it move
+        h.sim.unplug()
+        blocker = __import__("os").openpty()
+        h.sim.replug()
+        for fd in blocker:
+            __import__("os").close(fd)
+    assert h.sim.path != raw
+    h.drop("a.txt", "Démarcheurs frauduleux signalés rue Victor-Hugo.")
+    assert h.wait(lambda: set(h.sent_to()) == set(phones), timeout=15)
+
+
+def test_modem_that_stops_answering_is_reset_and_sending_resumes(
+    harness: Callable[..., Harness],
+) -> None:
+    faults = Faults(hang_cleared_by_reset=True)
+    h = harness(faults=faults, modem={"send_timeout": 1.0})
+    phones = h.members(8)
+    h.start()
+    faults.hang_commands = ("AT+CMGS",)  # the SMS stack wedges after start-up
+    h.drop("a.txt", "Vol à l'étalage en bande organisée, galerie marchande.")
+    assert h.wait(lambda: set(h.sent_to()) == set(phones), timeout=30)
+    assert "AT+CFUN=1,1" in h.sim.call(lambda: list(h.sim.modem.commands))
+
+
+def test_sending_pauses_while_the_network_is_lost(harness: Callable[..., Harness]) -> None:
+    h = harness(latency=0.05)
+    phones = h.members(20)
+    h.start()
+    h.drop("a.txt", "Faux policiers signalés, vérifiez la carte professionnelle.")
+    assert h.wait(lambda: h.messages() >= 3)
+    h.sim.call(lambda: h.sim.modem.set_network(False))
+    assert h.daemon is not None
+    daemon = h.daemon
+    assert h.wait(lambda: not daemon.modem.status.registered)
+    lost = time.time()
+    time.sleep(1.0)
+    # A send already under way when the network went may still be tried; then nothing.
+    assert len(cmgs_after(h, lost + 0.3)) == 0  # paused, not burning retries
+    h.sim.call(lambda: h.sim.modem.set_network(True))
+    assert h.wait(lambda: set(h.sent_to()) == set(phones), timeout=20)
+    assert daemon.db is not None
+    assert len(daemon.db.query("SELECT id FROM deliveries WHERE attempts > 0")) <= 1
+
+
+def test_modem_down_longer_than_threshold_one_notice_each_way(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(
+        inbound=InboundConfig(operator_numbers=[OPERATOR]), health=HealthConfig(notify_after="1s")
+    )
+    h.start()
+    time.sleep(1.5)
+    assert notices_to(h, OPERATOR) == []  # healthy: nothing to say
+    h.sim.unplug()
+    time.sleep(3.5)  # well past the threshold, several checks
+    h.sim.replug()
+    assert h.wait(lambda: len(notices_to(h, OPERATOR)) >= 2, timeout=10)
+    time.sleep(2.0)
+    texts = notices_to(h, OPERATOR)
+    assert len(texts) == 2, texts
+    assert "ne répond plus" in texts[0] and texts[1].startswith("modemd: résolu")
+
+
+def test_short_outage_is_not_reported(harness: Callable[..., Harness]) -> None:
+    h = harness(
+        inbound=InboundConfig(operator_numbers=[OPERATOR]), health=HealthConfig(notify_after="30s")
+    )
+    h.start()
+    h.sim.unplug()
+    time.sleep(1.5)
+    h.sim.replug()
+    assert h.daemon is not None
+    daemon = h.daemon
+    assert h.wait(lambda: daemon.modem.ready)
+    time.sleep(1.5)
+    assert notices_to(h, OPERATOR) == []
+
+
+def test_exhausted_window_with_work_waiting_is_reported(harness: Callable[..., Harness]) -> None:
+    h = harness(limits=LimitsConfig(per_day=3), health=HealthConfig(notify_after="1m"))
+    h.members(6)
+    h.start()
+    h.drop("a.txt", "Cambriolage de nuit, vitrine brisée.")
+    assert h.wait(lambda: h.messages() == 3)
+    assert h.daemon is not None
+    daemon = h.daemon
+    assert h.wait(lambda: any(n["key"] == "window" for n in daemon.notices.snapshot()))
+    notice = next(n for n in daemon.notices.snapshot() if n["key"] == "window")
+    assert "per_day" in str(notice["text"]) and "3 SMS en attente" in str(notice["text"])
+
+
+def test_expired_alert_is_reported_and_self_test(harness: Callable[..., Harness]) -> None:
+    h = harness(
+        inbound=InboundConfig(operator_numbers=[OPERATOR]), limits=LimitsConfig(per_minute=1)
+    )
+    h.members(3)
+    h.start()
+    h.drop("a.yaml", "message: Rixe devant le bar\nexpires_after: 10m\n")
+    assert h.wait(lambda: h.messages() >= 1)
+    h.clock.advance(11 * 60)
+    assert h.wait(lambda: any("expirée" in t for t in notices_to(h, OPERATOR)), timeout=10)
+    assert h.daemon is not None
+    h.clock.advance(61)  # the SIM's minute window is used by the notice above
+    h.daemon.supervisor.self_test()
+    assert h.wait(lambda: any("test quotidien" in t for t in notices_to(h, OPERATOR)))
+
+
+def test_metrics_endpoint_and_status(harness: Callable[..., Harness]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    h = harness(metrics=MetricsConfig(listen=f"127.0.0.1:{port}"))
+    h.members(2)
+    h.start()
+    h.drop("a.txt", "Escroquerie aux faux ordres de virement.")
+    assert h.wait(lambda: h.messages() == 2)
+    time.sleep(1.2)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    assert "modemd_modem_up 1.0" in text
+    assert "modemd_parts_sent_total 2.0" in text
+    status = json.loads((h.config.state_dir / "status.json").read_text())
+    assert status["queue"]["unsent"] == 0 and status["modem"]["state"] == "ready"
