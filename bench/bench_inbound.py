@@ -11,6 +11,7 @@ simulator. For reference, gammu-smsd and smstools3 only write a file for a scrip
 
 from __future__ import annotations
 
+import logging
 import statistics
 import tempfile
 import time
@@ -55,6 +56,7 @@ def stop_latencies(latency: float, fan_out: bool, runs: int) -> list[float]:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.ERROR)  # the figures only; warnings are expected
     print("modemd STOP latency (simulated modem over a pty)", flush=True)
     for label, latency, fan_out, runs in (
         ("idle", 0.3, False, 20),

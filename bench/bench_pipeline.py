@@ -15,6 +15,7 @@ cap; idle CPU < 1 % of a core; RSS < 60 MB.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import subprocess
@@ -166,6 +167,7 @@ def bench_setup(members: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.ERROR)  # the figures only; warnings are expected
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs, rougher figures")
     quick = parser.parse_args().quick

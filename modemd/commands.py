@@ -11,7 +11,7 @@ from typing import Any
 
 from modemd.alerts import AlertFileError, is_alert_name, parse_alert
 from modemd.config import Config
-from modemd.daemon import MODEM_NAME, Daemon, read_status
+from modemd.daemon import Daemon, read_status
 from modemd.members_csv import CsvError, export_csv, import_csv
 from modemd.outbox import Outbox
 from modemd.phone import InvalidNumber, normalize
@@ -26,7 +26,7 @@ from modemd.reports import (
 from modemd.spool import Spool
 from modemd.store.db import Database, StoreError, open_database
 from modemd.subscribers import Registry
-from modemd.throttle import HISTORY, Throttle
+from modemd.throttle import HISTORY, Throttle, pool_estimate
 
 
 class UsageError(Exception):
@@ -44,16 +44,20 @@ def _db(config: Config) -> Database:
         raise Failure(str(exc)) from exc
 
 
-def _throttle(config: Config, db: Database) -> Throttle:
+def _sims(config: Config, db: Database) -> list[tuple[Throttle, float]]:
+    """Each sending SIM's windows (rebuilt from the send log) and its measured speed."""
     now = time.time()
-    return Throttle(config.limits, Outbox(db).send_history(MODEM_NAME, now - HISTORY))
-
-
-def _part_seconds(config: Config) -> float:
-    snapshot = read_status(config.state_dir)
-    if snapshot and snapshot["dispatcher"]["part_seconds"]:
-        return float(snapshot["dispatcher"]["part_seconds"])
-    return DEFAULT_PART_SECONDS
+    snapshot = read_status(config.state_dir) or {}
+    speeds = {m["name"]: m["dispatcher"]["part_seconds"] for m in snapshot.get("modems", [])}
+    outbox = Outbox(db)
+    return [
+        (
+            Throttle(config.limits_of(m), outbox.send_history(m.name, now - HISTORY)),
+            float(speeds.get(m.name) or DEFAULT_PART_SECONDS),
+        )
+        for m in config.pool()
+        if m.role != "receive"
+    ]
 
 
 # ------------------------------------------------------------------------------------ run
@@ -81,16 +85,15 @@ def _status_text(config: Config, as_json: bool) -> str:
     db = _db(config)
     try:
         alerts = progress(db, active_only=True)
-        throttle = _throttle(config, db)
+        sims = _sims(config, db)
     finally:
         db.close()
-    part_seconds = _part_seconds(config)
     eta: dict[str, float] = {}
     pending = 0.0
     now = time.time()
     for a in sorted(alerts, key=lambda p: (p.priority != "urgent", p.created_at)):
         # Alerts go one after the other, so each ETA includes those ahead of it.
-        pending += throttle.estimate(now + pending, a.unsent, a.parts, part_seconds)
+        pending += pool_estimate(sims, now + pending, a.unsent, a.parts)
         eta[a.alert_id] = pending
     if as_json:
         return json.dumps(
@@ -119,7 +122,7 @@ def alert_send(config: Config, path: Path, check: bool, as_json: bool) -> int:
     db = _db(config)
     try:
         recipients = Registry(db).targeted(request.target)
-        throttle = _throttle(config, db)
+        sims = _sims(config, db)
     finally:
         db.close()
     if not recipients:
@@ -127,9 +130,7 @@ def alert_send(config: Config, path: Path, check: bool, as_json: bool) -> int:
             f"{path.name}: the target ({request.target.describe()}) matches no active member"
         )
     comp = request.composition
-    seconds = throttle.estimate(
-        time.time(), len(recipients), comp.part_count, _part_seconds(config)
-    )
+    seconds = pool_estimate(sims, time.time(), len(recipients), comp.part_count)
     if check:
         report = {
             "text": comp.text,
@@ -154,7 +155,10 @@ def alert_send(config: Config, path: Path, check: bool, as_json: bool) -> int:
                 f"Recipients: {len(recipients)} ({request.target.describe()}), "
                 f"priority {request.priority}"
             )
-            limits = ", ".join(f"{w.name} {w.cap}" for w in throttle.windows) or "none"
+            limits = ", ".join(f"{w.name} {w.cap}" for w in sims[0][0].windows) if sims else ""
+            limits = limits or "none"
+            if len(sims) > 1:
+                limits += f"; {len(sims)} SIMs share the work"
             print(f"Time: about {duration(seconds)} for all of them (SIM limits: {limits})")
             print("Nothing was sent (--check).")
         return 0

@@ -45,7 +45,19 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    per_minute: int = 0
+    per_hour: int = 0
+    per_day: int = 0
+    distinct_recipients_per_day: int = 0
+    distinct_recipients_per_month: int = 0
+
+
+@dataclass(frozen=True)
 class ModemConfig:
+    name: str = "modem"  # how logs, status and the send log call this modem (pool: unique)
+    role: str = "both"  # send | receive | both; inbound SMS are read from every modem anyway
+    limits: LimitsConfig | None = None  # this SIM's plan; none: the top-level `limits`
     port: str = "/dev/ttyUSB2"
     baudrate: int = 115200
     rtscts: bool = False  # hardware flow control; USB modems do not need it
@@ -61,15 +73,6 @@ class ModemConfig:
     # Where stable names of serial devices live: if the port vanishes and does not come
     # back under its name, the link that pointed to it is followed (USB re-enumeration).
     stable_links: str = "/dev/serial/by-id"
-
-
-@dataclass(frozen=True)
-class LimitsConfig:
-    per_minute: int = 0
-    per_hour: int = 0
-    per_day: int = 0
-    distinct_recipients_per_day: int = 0
-    distinct_recipients_per_month: int = 0
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class MetricsConfig:
 @dataclass(frozen=True)
 class Config:
     modem: ModemConfig = field(default_factory=ModemConfig)
+    modems: list[ModemConfig] = field(default_factory=list)  # a pool; replaces `modem`
     spool_dir: Path = Path("/var/spool/modemd")
     state_dir: Path = Path("/var/lib/modemd")
     log_level: str = "INFO"
@@ -127,9 +131,17 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: Path | None = None  # the file this was read from, if any
 
+    def pool(self) -> list[ModemConfig]:
+        """The modems to drive: `modems` when given, else the single `modem`."""
+        return list(self.modems) if self.modems else [self.modem]
+
+    def limits_of(self, modem: ModemConfig) -> LimitsConfig:
+        return modem.limits if modem.limits is not None else self.limits
+
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "modem.storage": ("auto", "SM", "ME", "MT"),
+    "modem.role": ("send", "receive", "both"),
     "alerts.default_priority": ("urgent", "normal"),
     "alerts.encoding": ("auto", "gsm7", "ucs2"),
     "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -254,7 +266,7 @@ def _check(obj: Any, prefix: str) -> Any:
     for f in dataclasses.fields(obj):
         key = f"{prefix}{f.name}"
         value = getattr(obj, f.name)
-        choices = _CHOICES.get(key)
+        choices = _CHOICES.get(re.sub(r"^modems\[\d+\]", "modem", key))
         if choices is not None and value not in choices:
             raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got {value!r}")
     if isinstance(obj, ModemConfig):
@@ -280,6 +292,15 @@ def _check(obj: Any, prefix: str) -> Any:
                     f"{prefix}template: unknown placeholder {{{name}}} "
                     "(use {category}, {message}, {advice}, {reply})"
                 )
+    if isinstance(obj, Config) and obj.modems:
+        names = [m.name for m in obj.modems]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate is not None:
+            raise ConfigError(f"modems: two modems are named {duplicate!r}; names must differ")
+        if not any(m.role in ("send", "both") for m in obj.modems):
+            raise ConfigError("modems: at least one modem must have role send or both")
+    if isinstance(obj, ModemConfig) and not re.fullmatch(r"[\w.-]{1,32}", obj.name):
+        raise ConfigError(f"{prefix}name: letters, digits, '.', '_' or '-', got {obj.name!r}")
     if isinstance(obj, HealthConfig):
         for name in ("check_interval", "notify_after"):
             try:

@@ -7,6 +7,7 @@ settings and replies are reloaded from the configuration without touching the qu
 from __future__ import annotations
 
 import dataclasses
+import faulthandler
 import json
 import logging
 import os
@@ -26,9 +27,9 @@ from modemd.dispatcher import Dispatcher
 from modemd.inbound import Inbound
 from modemd.metrics import Metrics
 from modemd.modem.device import Modem
-from modemd.modem.references import ReferenceCounter
 from modemd.notices import Notices
 from modemd.outbox import Outbox
+from modemd.pool import Member, Pool
 from modemd.retention import purge
 from modemd.sms.pdu import Deliver, StatusReport
 from modemd.spool import Intake, Outcome, Spool, SpoolWatcher
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 
 STATUS_FILE = "status.json"
 REPORT_PATIENCE = 60.0  # seconds a status report may wait for its part to be recorded
-MODEM_NAME = "modem"
 
 
 class Daemon:
@@ -58,7 +58,7 @@ class Daemon:
         self._reload = threading.Event()
         self.intake_count = 0
         self._reports_lock = threading.Lock()
-        self._unmatched: list[tuple[float, StatusReport]] = []
+        self._unmatched: list[tuple[float, str, StatusReport]] = []
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -70,14 +70,17 @@ class Daemon:
         self.outbox = Outbox(self.db)
         now = self.clock()
         self.outbox.prune_send_log(now - HISTORY)
-        self.throttle = Throttle(cfg.limits, self.outbox.send_history(MODEM_NAME, now - HISTORY))
-        self.modem = Modem(
-            cfg.modem,
-            reassembly_timeout=parse_duration(cfg.inbound.reassembly_timeout),
+        recovered = self.outbox.recover()
+        if recovered:
+            log.warning("%d part(s) were in flight at the last stop; they go again", recovered)
+        self.pool = Pool(
+            cfg,
+            self.outbox,
+            cfg.state_dir,
             on_sms=self._on_sms,
-            on_status_report=self._on_report,
+            on_report=self._on_report,
             on_state=self._on_modem_state,
-            references=ReferenceCounter(cfg.state_dir / "concat-ref"),
+            clock=self.clock,
         )
         self.notices = Notices(
             self.db,
@@ -86,14 +89,6 @@ class Daemon:
             parse_duration(cfg.health.notify_after),
             clock=self.clock,
             on_queued=self._wake_dispatcher,
-        )
-        self.dispatcher = Dispatcher(
-            self.outbox,
-            self.modem,
-            self.throttle,
-            modem_name=MODEM_NAME,
-            clock=self.clock,
-            on_expired=self._on_expired,
         )
         self.intake = Intake(
             self.spool,
@@ -138,8 +133,7 @@ class Daemon:
                 minute=int(minute),
                 id="self_test",
             )
-        self.modem.start(wait=False)
-        self.dispatcher.start()
+        self.pool.start()
         self.watcher.start()
         self.scheduler.start()
         if cfg.metrics.listen:
@@ -148,11 +142,24 @@ class Daemon:
             except (OSError, ValueError) as exc:
                 log.error("metrics endpoint %s not started: %s", cfg.metrics.listen, exc)
         log.info(
-            "modemd started: spool %s, state %s, modem %s",
+            "modemd started: spool %s, state %s, modem(s) %s",
             cfg.spool_dir,
             cfg.state_dir,
-            cfg.modem.port,
+            ", ".join(f"{m.name} on {m.port}" for m in cfg.pool()),
         )
+
+    # Single-modem views (the usual set-up, and what tests and tools look at first).
+    @property
+    def modem(self) -> Modem:
+        return self.pool.first.modem
+
+    @property
+    def throttle(self) -> Throttle:
+        return self.pool.first.throttle
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self.pool.first.dispatcher
 
     def stop(self) -> None:
         log.info("stopping: finishing the part in flight")
@@ -160,15 +167,15 @@ class Daemon:
         self.scheduler.shutdown(wait=False)
         self.metrics.stop()
         self.watcher.stop()
-        self.dispatcher.stop()
-        self.modem.stop()
+        self.pool.stop()
         self.publish_status()
         if self.db is not None:
             self.db.close()
         log.info("modemd stopped")
 
     def run(self) -> int:
-        """Run until SIGTERM/SIGINT; the main thread only publishes status and reloads."""
+        """Run until SIGTERM/SIGINT; the main thread only reloads and pings the watchdog."""
+        faulthandler.enable()  # a watchdog kill leaves every thread's traceback in the journal
         signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
         signal.signal(signal.SIGINT, lambda *_: self._stop.set())
         signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
@@ -203,7 +210,7 @@ class Daemon:
         self.config = dataclasses.replace(
             self.config, limits=fresh.limits, alerts=fresh.alerts, inbound=fresh.inbound
         )
-        self.throttle.reconfigure(fresh.limits)
+        self.pool.reconfigure(self.config)
         self.intake.config = fresh.alerts
         self.inbound.config = fresh.inbound
         sdnotify.notify("RELOADING=0")
@@ -213,44 +220,48 @@ class Daemon:
     # ------------------------------------------------------------------------- callbacks
     def _on_accepted(self, outcome: Outcome) -> None:
         self.intake_count += 1
-        self.dispatcher.wake()
+        self.pool.wake()
 
     def _wake_dispatcher(self) -> None:
-        self.dispatcher.wake()
+        self.pool.wake()
 
-    def _on_sms(self, message: Deliver) -> None:
+    def _on_sms(self, modem: str, message: Deliver) -> None:
         # Runs on the modem's worker; the message is deleted from the modem only after this
         # returns, and everything it decided is committed by then.
-        self.inbound.handle(message)
+        self.inbound.handle(message, via=modem)
 
-    def _on_report(self, report: StatusReport) -> None:
-        if not self.outbox.apply_report(MODEM_NAME, report, self.clock()):
+    def _on_report(self, modem: str, report: StatusReport) -> None:
+        if not self.outbox.apply_report(modem, report, self.clock()):
             # The report can beat the commit of the part it is about: try again shortly.
             with self._reports_lock:
-                self._unmatched.append((self.clock(), report))
+                self._unmatched.append((self.clock(), modem, report))
 
     def _retry_reports(self) -> None:
         with self._reports_lock:
             pending, self._unmatched = self._unmatched, []
         now = self.clock()
-        for received, report in pending:
-            if self.outbox.apply_report(MODEM_NAME, report, now):
+        for received, modem, report in pending:
+            if self.outbox.apply_report(modem, report, now):
                 continue
             if now - received < REPORT_PATIENCE:
                 with self._reports_lock:
-                    self._unmatched.append((received, report))
+                    self._unmatched.append((received, modem, report))
             else:
                 log.debug("status report for reference %d matches no sent part", report.reference)
 
     def _health(self) -> None:
-        if self.modem.ready:
-            self.modem.check()
+        for member in self.pool.members.values():
+            if member.modem.ready:
+                member.modem.check()
 
-    def _on_expired(self, alert_id: str, cancelled: int) -> None:
-        if cancelled:
-            self.notices.event(
-                f"alerte {alert_id} expirée: {cancelled} destinataire(s) non servi(s)"
-            )
+    def expire(self) -> None:
+        """Alerts past their expiry: what is unsent is cancelled and reported."""
+        for alert_id, cancelled in self.outbox.expire(self.clock()):
+            log.warning("alert %s expired; %d recipient(s) not served", alert_id, cancelled)
+            if cancelled:
+                self.notices.event(
+                    f"alerte {alert_id} expirée: {cancelled} destinataire(s) non servi(s)"
+                )
 
     def queue_snapshot(self) -> dict[str, int]:
         assert self.db is not None
@@ -268,20 +279,48 @@ class Daemon:
         assert self.db is not None
         purge(self.db, self.spool.incoming, self.config.retention, self.clock())
 
-    def _on_modem_state(self, state: str, detail: str) -> None:
-        log.info("modem %s%s", state, f": {detail}" if detail else "")
-        self.dispatcher.wake()
+    def _on_modem_state(self, modem: str, state: str, detail: str) -> None:
+        log.info("modem %s %s%s", modem, state, f": {detail}" if detail else "")
+        self.pool.wake()
 
     # --------------------------------------------------------------------------- status
     def status_snapshot(self) -> dict[str, Any]:
         now = self.clock()
-        st = self.modem.status
-        ds = self.dispatcher.state
+        modems = [self._member_snapshot(m, now) for m in self.pool.members.values()]
+        first = modems[0]
+        blocked = next(
+            (m["dispatcher"]["blocked"] for m in modems if m["dispatcher"]["blocked"]), None
+        )
         return {
             "pid": os.getpid(),
             "started_at": self.started_at,
             "updated_at": now,
+            "modem": first["modem"],
+            "modems": modems,
+            "dispatcher": {
+                **first["dispatcher"],
+                "sent_parts": sum(m["dispatcher"]["sent_parts"] for m in modems),
+                "failed_parts": sum(m["dispatcher"]["failed_parts"] for m in modems),
+                "blocked": blocked,
+                "errors": sorted(
+                    (e for m in modems for e in m["dispatcher"]["errors"]), key=lambda e: e["at"]
+                )[-10:],
+            },
+            "throttle": first["throttle"],
+            "queue": self.queue_snapshot(),
+            "inbound": dict(self.inbound.counts),
+            "notices": self.notices.snapshot(),
+        }
+
+    @staticmethod
+    def _member_snapshot(member: Member, now: float) -> dict[str, Any]:
+        st = member.modem.status
+        ds = member.dispatcher.state
+        return {
+            "name": member.name,
+            "role": member.config.role,
             "modem": {
+                "name": member.name,
                 "port": st.port,
                 "state": st.state,
                 "detail": st.detail,
@@ -308,10 +347,7 @@ class Daemon:
                 else {"window": ds.blocked.window, "reopens_at": ds.blocked.reopens_at},
                 "errors": [{"at": at, "error": text} for at, text in ds.errors],
             },
-            "throttle": [dataclasses.asdict(u) for u in self.throttle.usage(now)],
-            "queue": self.queue_snapshot(),
-            "inbound": dict(self.inbound.counts),
-            "notices": self.notices.snapshot(),
+            "throttle": [dataclasses.asdict(u) for u in member.throttle.usage(now)],
         }
 
     def publish_status(self) -> None:

@@ -94,35 +94,34 @@ class Dispatcher:
         *,
         modem_name: str = "modem",
         clock: Callable[[], float] = time.time,
-        on_expired: Callable[[str, int], None] | None = None,
+        accept: Callable[[Job], bool] | None = None,
     ) -> None:
         self.outbox = outbox
         self.modem = modem
         self.throttle = throttle
         self.modem_name = modem_name
         self.clock = clock
-        self.on_expired = on_expired
+        self.accept = accept  # the pool's say on which deliveries this modem may take
         self.state = DispatchState()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_expiry = 0.0
         self.progress = AlertLog(outbox)
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        recovered = self.outbox.recover()
-        if recovered:
-            log.warning(
-                "%d part(s) were in flight at the last stop; they will be sent again", recovered
-            )
-        self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"dispatcher-{self.modem_name}", daemon=True
+        )
         self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
 
     def stop(self, timeout: float = 8.0) -> None:
         """Finish the part in flight (its AT+CMGS), then stop."""
-        self._stop.set()
-        self._wake.set()
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -149,12 +148,6 @@ class Dispatcher:
     def _step(self) -> float:
         """Do one unit of work; return how long to wait before the next (0 = at once)."""
         now = self.clock()
-        if now - self._last_expiry >= 1.0:
-            self._last_expiry = now
-            for alert_id, cancelled in self.outbox.expire(now):
-                log.warning("alert %s expired; %d recipient(s) not served", alert_id, cancelled)
-                if self.on_expired is not None:
-                    self.on_expired(alert_id, cancelled)
         if now < self.state.paused_until:
             return min(1.0, self.state.paused_until - now)
         if not self.modem.ready:
@@ -167,12 +160,21 @@ class Dispatcher:
             # health check tell us when it is back.
             self.state.current = None
             return 0.5
-        job = self.outbox.next_job(now)
+        job = self.outbox.claim(self.modem_name, now, self.accept)
         if job is None:
             self.state.current = None
             self.state.blocked = None
             retry = self.outbox.next_retry_at()
             return 1.0 if retry is None else max(0.01, min(1.0, retry - now))
+        try:
+            return self._try(job, now)
+        finally:
+            self.outbox.release(job)
+
+    def _try(self, job: Job, now: float) -> float:
+        if job.parts_sent and self.outbox.last_modem(job) not in (None, self.modem_name):
+            # Its first parts left from another SIM, now unavailable: start it over here.
+            job = self.outbox.restart_message(job)
         verdict = self.throttle.check(now, job.phone, job.parts - job.parts_sent)
         if not verdict.allowed:
             if self.state.blocked is None or self.state.blocked.window != verdict.window:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
-from modemd.config import Config
+from modemd.config import Config, ModemConfig
 from modemd.modem.device import Modem
 from modemd.modem.errors import (
     CmeError,
@@ -38,9 +39,26 @@ CHECKS = ("port", "modem", "SIM", "signal", "registration", "SMS centre", "stora
 
 
 def run_doctor(config: Config) -> list[Check]:
-    port = config.modem.port
+    """Every modem of the configuration, one after the other (a pool: names in front)."""
+    modems = config.pool()
     results: list[Check] = []
-    modem = Modem(config.modem, on_sms=lambda message: None, receive=False)
+    for mc in modems:
+        checks = _check_modem(mc, config.state_dir / f"pin-rejected-{mc.name}")
+        if len(modems) > 1:
+            checks = [Check(f"{mc.name} {c.name}", c.result, c.detail, c.advice) for c in checks]
+        results += checks
+    return results
+
+
+def _check_modem(config: ModemConfig, pin_guard: Path) -> list[Check]:
+    port = config.port
+    results: list[Check] = []
+    # The daemon's record of a rejected PIN is honoured (when readable): doctor must not
+    # burn an attempt either.
+    guard = (
+        pin_guard if pin_guard.parent.is_dir() and os.access(pin_guard.parent, os.W_OK) else None
+    )
+    modem = Modem(config, on_sms=lambda message: None, receive=False, pin_guard=guard)
     try:
         modem.start(wait=True)
     except ModemError as exc:

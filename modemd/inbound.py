@@ -74,7 +74,9 @@ class Inbound:
         self.on_queued = on_queued
         self.counts: Counter[str] = Counter()  # by kind, since start (metrics)
 
-    def handle(self, message: Deliver) -> Handled:
+    def handle(self, message: Deliver, via: str | None = None) -> Handled:
+        """Act on one inbound SMS; ``via`` is the modem it came through (replies leave
+        from the same number)."""
         now = self.clock()
         robot = not message.sender or is_alphanumeric_or_short(message.sender)
         sender = message.sender or "unknown"
@@ -110,7 +112,7 @@ class Inbound:
             )
             if replied and reply is not None:
                 text = self.config.replies[reply]
-                self.outbox.queue_message(conn, sender, compose(text), "reply", now)
+                self.outbox.queue_message(conn, sender, compose(text), "reply", now, modem=via)
             if (
                 kind == OTHER
                 and not robot

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from modemd.alerts import AlertRequest
@@ -21,6 +23,7 @@ from modemd.store.db import Database
 from modemd.subscribers import Subscriber
 
 UNSENT = ("queued", "sending")
+CLAIM_SCAN = 64  # deliveries looked at per alert when the pool leaves some to other modems
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Job:
     attempts: int
     expires_at: float
     priority: int
+    modem: str | None = None  # pinned to this modem (a reply), or any
 
 
 def _utc_stamp(now: float) -> str:
@@ -55,6 +59,9 @@ def _utc_stamp(now: float) -> str:
 class Outbox:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Deliveries being sent, by modem: the pool's dispatchers share this outbox.
+        self._claims: dict[int, str] = {}
+        self._claims_lock = threading.Lock()
 
     # --------------------------------------------------------------------------- intake
     def accept(
@@ -149,6 +156,7 @@ class Outbox:
         kind: str,
         now: float,
         expires_after: float = 86400.0,
+        modem: str | None = None,
     ) -> str:
         """An SMS modemd sends on its own (a reply, a forward to an operator), queued inside
         the caller's transaction for a single recipient. It goes before alerts (priority -1):
@@ -170,8 +178,8 @@ class Outbox:
             ),
         )
         conn.execute(
-            "INSERT INTO deliveries (alert_id, phone, state) VALUES (?, ?, 'queued')",
-            (message_id, phone),
+            "INSERT INTO deliveries (alert_id, phone, state, modem) VALUES (?, ?, 'queued', ?)",
+            (message_id, phone, modem),
         )
         return message_id
 
@@ -232,26 +240,62 @@ class Outbox:
             )
         return len(rows)
 
-    def next_job(self, now: float) -> Job | None:
-        """The next SMS to send: urgent first, then the oldest alert, then member order.
+    def claim(
+        self, modem: str, now: float, accept: Callable[[Job], bool] | None = None
+    ) -> Job | None:
+        """The next SMS for ``modem`` (urgent first, then the oldest alert, then member
+        order), claimed so no other modem of the pool takes it until ``release``.
 
-        Two small indexed queries (the few active alerts, then the first unsent delivery of
+        Small indexed queries (the few active alerts, then the first unsent deliveries of
         each) rather than one join sorted over every delivery: this runs before every SMS.
+        ``accept`` lets the pool leave a delivery to another modem (its recipient already
+        counted on that SIM, a reply pinned to the modem that was texted).
         """
-        alerts = self.db.query(
-            "SELECT id, text, encoding, parts, expires_at, priority FROM alerts "
-            "WHERE state = 'active' ORDER BY priority, created_at"
-        )
-        for alert in alerts:
-            row = self.db.one(
-                "SELECT id, alert_id, phone, parts_sent, concat_ref, attempts FROM deliveries "
-                "WHERE alert_id = ? AND state IN ('queued', 'sending') "
-                "AND next_attempt_at <= ? ORDER BY id LIMIT 1",
-                (alert["id"], now),
+        with self._claims_lock:
+            alerts = self.db.query(
+                "SELECT id, text, encoding, parts, expires_at, priority FROM alerts "
+                "WHERE state = 'active' ORDER BY priority, created_at"
             )
-            if row is not None:
-                return _job(row, alert)
+            for alert in alerts:
+                rows = self.db.query(
+                    "SELECT id, alert_id, phone, parts_sent, concat_ref, attempts, modem "
+                    "FROM deliveries WHERE alert_id = ? AND state IN ('queued', 'sending') "
+                    "AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+                    (alert["id"], now, CLAIM_SCAN),
+                )
+                for row in rows:
+                    if row["id"] in self._claims:
+                        continue
+                    job = _job(row, alert)
+                    if accept is not None and not accept(job):
+                        continue
+                    self._claims[job.delivery_id] = modem
+                    return job
         return None
+
+    def release(self, job: Job) -> None:
+        with self._claims_lock:
+            self._claims.pop(job.delivery_id, None)
+
+    def last_modem(self, job: Job) -> str | None:
+        """The modem that sent the parts of this message already out, if any."""
+        row = self.db.one(
+            "SELECT modem FROM parts WHERE delivery_id = ? AND state = 'sent' "
+            "ORDER BY seq DESC LIMIT 1",
+            (job.delivery_id,),
+        )
+        return str(row["modem"]) if row else None
+
+    def restart_message(self, job: Job) -> Job:
+        """Send a half-sent message again from its first part, through another modem (its
+        first parts came from another number: the phone could not join the rest to them)."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM parts WHERE delivery_id = ?", (job.delivery_id,))
+            conn.execute(
+                "UPDATE deliveries SET parts_sent = 0, concat_ref = NULL WHERE id = ?",
+                (job.delivery_id,),
+            )
+        return replace(job, parts_sent=0, concat_ref=None)
 
     def next_retry_at(self) -> float | None:
         row = self.db.one(
@@ -425,6 +469,7 @@ def _job(row: sqlite3.Row, alert: sqlite3.Row) -> Job:
         attempts=row["attempts"],
         expires_at=alert["expires_at"],
         priority=alert["priority"],
+        modem=row["modem"],
     )
 
 

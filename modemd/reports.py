@@ -114,6 +114,35 @@ def clock(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
+def _modem_lines(entry: dict[str, Any], pool: bool) -> list[str]:
+    m, d = entry["modem"], entry["dispatcher"]
+    label = f"modem {entry['name']}:" if pool else "modem:   "
+    role = f", role {entry['role']}" if pool and entry["role"] != "both" else ""
+    lines = [
+        f"{label} {m['state']} on {m['port']} - {m['manufacturer']} {m['model']}"
+        f" ({m['profile'] or 'profile pending'}{role})"
+    ]
+    if m["detail"] and m["state"] != "ready":
+        lines.append(f"          {m['detail']}")
+    dbm = f", {m['signal_dbm']} dBm" if m["signal_dbm"] is not None else ""
+    lines.append(
+        f"network:  {m['registration']}, operator {m['operator'] or '-'}, signal "
+        f"{m['signal_quality']}{dbm}; {d['sent_parts']} parts sent since start"
+    )
+    if d["blocked"]:
+        lines.append(
+            f"throttle: BLOCKED by {d['blocked']['window']} until "
+            f"{clock(d['blocked']['reopens_at'])}"
+        )
+    for usage in entry["throttle"]:
+        lines.append(f"          {usage['name']:<32} {usage['used']:>5} / {usage['cap']}")
+    if not entry["throttle"]:
+        lines.append("throttle: no SIM limits configured")
+    if d["current"]:
+        lines.append(f"sending:  {d['current']}")
+    return lines
+
+
 def render_status(
     snapshot: dict[str, Any] | None, alerts: list[Progress], eta: dict[str, float]
 ) -> str:
@@ -121,35 +150,25 @@ def render_status(
     if snapshot is None:
         lines.append("daemon:   not running (no status published in the state folder)")
     else:
-        m = snapshot["modem"]
         stale = " (STALE: the daemon is not running)" if snapshot.get("stale") else ""
         lines.append(
             f"daemon:   pid {snapshot['pid']}, up since {clock(snapshot['started_at'])}{stale}"
         )
-        lines.append(
-            f"modem:    {m['state']} on {m['port']} - {m['manufacturer']} {m['model']}"
-            f" ({m['profile'] or 'profile pending'})".rstrip()
-        )
-        if m["detail"] and m["state"] != "ready":
-            lines.append(f"          {m['detail']}")
-        dbm = f", {m['signal_dbm']} dBm" if m["signal_dbm"] is not None else ""
-        lines.append(
-            f"network:  {m['registration']}, operator {m['operator'] or '-'}, signal "
-            f"{m['signal_quality']}{dbm}"
-        )
-        d = snapshot["dispatcher"]
-        if d["blocked"]:
-            lines.append(
-                f"throttle: BLOCKED by {d['blocked']['window']} until "
-                f"{clock(d['blocked']['reopens_at'])}"
-            )
-        for usage in snapshot["throttle"]:
-            lines.append(f"          {usage['name']:<32} {usage['used']:>5} / {usage['cap']}")
-        if not snapshot["throttle"]:
-            lines.append("throttle: no SIM limits configured")
-        if d["current"]:
-            lines.append(f"sending:  {d['current']}")
-        for err in d["errors"][-5:]:
+        modems = snapshot.get("modems") or [
+            {
+                "name": "modem",
+                "role": "both",
+                "modem": snapshot["modem"],
+                "dispatcher": snapshot["dispatcher"],
+                "throttle": snapshot["throttle"],
+            }
+        ]
+        for entry in modems:
+            lines += _modem_lines(entry, len(modems) > 1)
+        for notice in snapshot.get("notices", []):
+            told = "operators told" if notice["notified"] else "not yet told"
+            lines.append(f"PROBLEM:  since {clock(notice['since'])}: {notice['text']} ({told})")
+        for err in snapshot["dispatcher"]["errors"][-5:]:
             lines.append(f"error:    {clock(err['at'])} {err['error']}")
     if not alerts:
         lines.append("alerts:   none in progress")

@@ -39,12 +39,11 @@ class Supervisor:
         """Every second: publish status, check conditions, tell systemd."""
         self.last_tick = time.monotonic()
         d = self.daemon
+        d.expire()
         d.publish_status()
         self.check_conditions()
-        modem = d.modem.status
-        if not self.ready_sent and (
-            modem.state == "ready" or time.monotonic() - self.started > READY_GRACE
-        ):
+        up = any(m.modem.ready for m in d.pool.members.values())
+        if not self.ready_sent and (up or time.monotonic() - self.started > READY_GRACE):
             self.ready_sent = True
             sdnotify.notify("READY=1")
         line = self.status_line()
@@ -61,60 +60,71 @@ class Supervisor:
 
     def alive(self) -> bool:
         """For the watchdog: the jobs run and the dispatcher thread is there."""
-        return time.monotonic() - self.last_tick < 10 and self.daemon.dispatcher.running
+        members = self.daemon.pool.members.values()
+        return time.monotonic() - self.last_tick < 10 and all(m.dispatcher.running for m in members)
 
     def status_line(self) -> str:
         d = self.daemon
-        st = d.modem.status
         unsent = d.queue_snapshot()["unsent"]
-        parts = [f"modem {st.state}", f"{unsent} to send"]
-        if st.signal.known:
-            parts.append(f"signal {st.signal.dbm} dBm")
-        if st.operator:
-            parts.append(st.operator)
-        blocked = d.dispatcher.state.blocked
-        if blocked is not None:
-            parts.append(f"held by {blocked.window}")
-        return ", ".join(parts)
+        parts = []
+        for member in d.pool.members.values():
+            st = member.modem.status
+            name = f"{member.name} " if len(d.pool.members) > 1 else "modem "
+            item = f"{name}{st.state}"
+            if st.signal.known:
+                item += f" {st.signal.dbm} dBm"
+            if member.dispatcher.state.blocked is not None:
+                item += f" held by {member.dispatcher.state.blocked.window}"
+            parts.append(item)
+        return ", ".join([*parts, f"{unsent} to send"])
 
     def check_conditions(self) -> None:
         d = self.daemon
-        st = d.modem.status
         notices = d.notices
         notify_after = parse_duration(d.config.health.notify_after)
-        gone = st.state in ("lost", "starting")
-        notices.condition(
-            "modem_gone",
-            gone,
-            f"le modem ne répond plus ou est débranché ({d.config.modem.port})",
-        )
-        notices.condition(
-            "sim", st.state == "failed", f"problème de SIM: {st.detail}", immediate=True
-        )
-        no_network = st.state == "ready" and st.registration is not None and not st.registered
-        notices.condition("network", no_network, f"pas de réseau ({st.registration_text})")
-        blocked = d.dispatcher.state.blocked
+        pool = len(d.pool.members) > 1
         now = self.clock()
-        unsent = d.queue_snapshot()["unsent"] if blocked is not None else 0
-        held = (
-            blocked is not None
-            and blocked.reopens_at is not None
-            and blocked.reopens_at - now > notify_after
-            and unsent > 0
-        )
-        if blocked is not None and blocked.reopens_at is not None:
-            until = datetime.fromtimestamp(blocked.reopens_at).strftime("%d/%m %H:%M")
-            text = (
-                f"limite SIM {blocked.window} atteinte, {unsent} SMS en attente, "
-                f"reprise vers {until}"
+        unsent = d.queue_snapshot()["unsent"]
+        for member in d.pool.members.values():
+            st = member.modem.status
+            key = f":{member.name}" if pool else ""
+            which = f"le modem {member.name}" if pool else "le modem"
+            gone = st.state in ("lost", "starting")
+            notices.condition(
+                "modem_gone" + key,
+                gone,
+                f"{which} ne répond plus ou est débranché ({member.config.port})",
             )
-        else:
+            notices.condition(
+                "sim" + key,
+                st.state == "failed",
+                f"problème de SIM ({which}): {st.detail}",
+                immediate=True,
+            )
+            no_network = st.state == "ready" and st.registration is not None and not st.registered
+            notices.condition(
+                "network" + key, no_network, f"pas de réseau pour {which} ({st.registration_text})"
+            )
+            blocked = member.dispatcher.state.blocked
+            held = (
+                blocked is not None
+                and blocked.reopens_at is not None
+                and blocked.reopens_at - now > notify_after
+                and unsent > 0
+            )
             text = "limite SIM atteinte"
-        notices.condition("window", held, text, immediate=True)
+            if blocked is not None and blocked.reopens_at is not None:
+                until = datetime.fromtimestamp(blocked.reopens_at).strftime("%d/%m %H:%M")
+                sim = f" ({member.name})" if pool else ""
+                text = (
+                    f"limite SIM {blocked.window} atteinte{sim}, {unsent} SMS en attente, "
+                    f"reprise vers {until}"
+                )
+            notices.condition("window" + key, held, text, immediate=True)
 
     def self_test(self) -> None:
         d = self.daemon
-        st = d.modem.status
+        st = d.pool.first.modem.status
         d.notices.send(
             f"test quotidien: modemd fonctionne. {d.registry.count()} membres actifs, "
             f"signal {st.signal.quality}, {st.operator or 'opérateur inconnu'}."

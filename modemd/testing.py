@@ -31,15 +31,38 @@ class FakeClock:
 
 
 class Harness:
+    """One simulator gives the single-modem set-up; a list of them gives a pool, the modems
+    named sim1, sim2... (with ``sim_limits``, each SIM's own plan)."""
+
     def __init__(
-        self, root: Path, sim: PtySimulator, *, polling: bool = False, **config: Any
+        self,
+        root: Path,
+        sim: PtySimulator | list[PtySimulator],
+        *,
+        polling: bool = False,
+        sim_limits: list[LimitsConfig] | None = None,
+        **config: Any,
     ) -> None:
         self.root = root
         self.polling = polling
-        self.sim = sim
+        self.sims = sim if isinstance(sim, list) else [sim]
+        self.sim = self.sims[0]
         limits = config.pop("limits", LimitsConfig())
+        modems = []
+        if isinstance(sim, list):
+            modems = [
+                ModemConfig(
+                    name=f"sim{i + 1}",
+                    port=s.port,
+                    command_timeout=2.0,
+                    delivery_reports=False,
+                    limits=sim_limits[i] if sim_limits else None,
+                )
+                for i, s in enumerate(self.sims)
+            ]
         self.config = Config(
-            modem=ModemConfig(port=sim.port, command_timeout=2.0, delivery_reports=False),
+            modem=ModemConfig(port=self.sim.port, command_timeout=2.0, delivery_reports=False),
+            modems=modems,
             spool_dir=root / "spool",
             state_dir=root / "state",
             limits=limits,
@@ -54,7 +77,8 @@ class Harness:
     def start(self) -> Daemon:
         self.daemon = Daemon(self.config, clock=self.clock, polling=self.polling)
         self.daemon.start()
-        assert self.daemon.modem.wait_ready(10)
+        for member in self.daemon.pool.members.values():
+            assert member.modem.wait_ready(10), member.name
         return self.daemon
 
     def restart(self, **changes: Any) -> Daemon:
@@ -100,7 +124,8 @@ class Harness:
         """One entry per complete message (its last part) the network received."""
         return [
             s.recipient
-            for s in self.sim.sent()
+            for sim in self.sims
+            for s in sim.sent()
             if s.concat is None or s.concat.sequence == s.concat.total
         ]
 

@@ -8,6 +8,7 @@ at start, so a restart never opens a window early.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -112,9 +113,11 @@ class _Counter:
 
 
 class Throttle:
-    """Sliding-window counters for one modem's SIM."""
+    """Sliding-window counters for one modem's SIM. Thread-safe: in a pool, the other
+    modems' dispatchers ask it whether a recipient already counts here."""
 
     def __init__(self, limits: LimitsConfig, history: Iterable[tuple[float, str]] = ()) -> None:
+        self._lock = threading.RLock()
         # The longest window's entries, kept so new caps (SIGHUP) apply to the same history.
         self._keep = _Counter(Window("history", HISTORY, 0, False))
         for at, recipient in sorted(history):
@@ -123,23 +126,26 @@ class Throttle:
 
     def reconfigure(self, limits: LimitsConfig) -> None:
         """New caps over the same history."""
-        self.windows = windows_from(limits)
-        self._counters = [_Counter(w) for w in self.windows]
-        for at, recipient in self._keep.entries:
-            for counter in self._counters:
-                counter.add(at, recipient)
+        with self._lock:
+            self.windows = windows_from(limits)
+            self._counters = [_Counter(w) for w in self.windows]
+            for at, recipient in self._keep.entries:
+                for counter in self._counters:
+                    counter.add(at, recipient)
 
     def record(self, at: float, recipient: str) -> None:
         """One part handed to the modem."""
-        for counter in self._counters:
-            counter.add(at, recipient)
-        self._keep.add(at, recipient)
+        with self._lock:
+            for counter in self._counters:
+                counter.add(at, recipient)
+            self._keep.add(at, recipient)
 
     def forget(self, at: float, recipient: str) -> None:
         """A part the modem refused outright (never reached the network) no longer counts."""
-        for counter in self._counters:
-            counter.remove_last(at, recipient)
-        self._keep.remove_last(at, recipient)
+        with self._lock:
+            for counter in self._counters:
+                counter.remove_last(at, recipient)
+            self._keep.remove_last(at, recipient)
 
     def check(self, now: float, recipient: str, parts: int = 1) -> Verdict:
         """Whether ``parts`` more parts to ``recipient`` fit every window right now.
@@ -147,39 +153,71 @@ class Throttle:
         A message's parts are asked for together so they go out back to back; a window whose
         cap is smaller than one message is asked for a single part (it can never fit whole).
         """
-        worst: Verdict | None = None
-        for counter in self._counters:
-            counter.evict(now)
-            reopen = counter.reopens_at(recipient, parts)
-            if reopen is not None and (worst is None or reopen > (worst.reopens_at or 0.0)):
-                worst = Verdict(False, counter.window.name, reopen)
-        return worst or Verdict(True)
+        with self._lock:
+            worst: Verdict | None = None
+            for counter in self._counters:
+                counter.evict(now)
+                reopen = counter.reopens_at(recipient, parts)
+                if reopen is not None and (worst is None or reopen > (worst.reopens_at or 0.0)):
+                    worst = Verdict(False, counter.window.name, reopen)
+            return worst or Verdict(True)
+
+    def knows(self, recipient: str) -> bool:
+        """Whether the recipient already counts in a distinct-recipient window of this SIM
+        (sending to them again costs no new slot there)."""
+        with self._lock:
+            return any(
+                recipient in counter.per_recipient
+                for counter in self._counters
+                if counter.window.distinct
+            )
+
+    @property
+    def counts_recipients(self) -> bool:
+        return any(counter.window.distinct for counter in self._counters)
 
     def usage(self, now: float) -> list[Usage]:
-        self._keep.evict(now)
-        result = []
-        for counter in self._counters:
-            counter.evict(now)
-            result.append(Usage(counter.window.name, counter.used, counter.window.cap))
-        return result
+        with self._lock:
+            self._keep.evict(now)
+            result = []
+            for counter in self._counters:
+                counter.evict(now)
+                result.append(Usage(counter.window.name, counter.used, counter.window.cap))
+            return result
 
     def estimate(self, now: float, deliveries: int, parts: int, part_seconds: float) -> float:
         """Seconds to send ``deliveries`` messages of ``parts`` parts to new recipients at
         ``part_seconds`` a part under these windows: a dry run on a copy."""
-        probe = Throttle(LimitsConfig())
-        probe.windows = self.windows
-        probe._counters = [_Counter(c.window) for c in self._counters]
-        for source, target in zip(self._counters, probe._counters, strict=True):
-            for at, recipient in source.entries:
-                target.add(at, recipient)
-        clock = now
-        for n in range(deliveries):
-            recipient = f"\x00estimate-{n}"
-            verdict = probe.check(clock, recipient, parts)
-            while not verdict.allowed:
-                clock = max(clock, verdict.reopens_at or clock)
+        with self._lock:
+            probe = Throttle(LimitsConfig())
+            probe.windows = self.windows
+            probe._counters = [_Counter(c.window) for c in self._counters]
+            for source, target in zip(self._counters, probe._counters, strict=True):
+                for at, recipient in source.entries:
+                    target.add(at, recipient)
+            clock = now
+            for n in range(deliveries):
+                recipient = f"\x00estimate-{n}"
                 verdict = probe.check(clock, recipient, parts)
-            for _ in range(parts):
-                probe.record(clock, recipient)
-                clock += part_seconds
-        return clock - now
+                while not verdict.allowed:
+                    clock = max(clock, verdict.reopens_at or clock)
+                    verdict = probe.check(clock, recipient, parts)
+                for _ in range(parts):
+                    probe.record(clock, recipient)
+                    clock += part_seconds
+            return clock - now
+
+
+def pool_estimate(
+    sims: list[tuple[Throttle, float]], now: float, deliveries: int, parts: int
+) -> float:
+    """Seconds for several SIMs to send ``deliveries`` messages of ``parts`` parts, each SIM
+    taking a share in proportion to its speed (``part_seconds``), within its own windows."""
+    if not sims or deliveries <= 0:
+        return 0.0
+    speeds = [1.0 / max(seconds, 0.01) for _, seconds in sims]
+    total = sum(speeds)
+    return max(
+        throttle.estimate(now, round(deliveries * speed / total), parts, seconds)
+        for (throttle, seconds), speed in zip(sims, speeds, strict=True)
+    )

@@ -129,3 +129,17 @@ def test_doctor_uses_modemd_config_env(sim_process: type[SimProcess], tmp_path: 
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_doctor_checks_each_modem_of_a_pool(tmp_path: Path) -> None:
+    config = tmp_path / "modemd.yaml"
+    config.write_text(
+        "modems:\n"
+        "  - {name: orange, port: 'sim://generic'}\n"
+        "  - {name: free, port: 'sim://quectel-ec25', role: receive}\n"
+        f"state_dir: {tmp_path / 'state'}\n"
+    )
+    result = modemd("doctor", "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert any(line.startswith("orange port") for line in result.stdout.splitlines())
+    assert any(line.startswith("free registration") for line in result.stdout.splitlines())

@@ -119,7 +119,7 @@ def test_migration_from_schema_v1_keeps_data(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     db = Database(path)
-    assert db.version == 2
+    assert db.version == 3
     row = db.one("SELECT phone, request_text FROM subscribers")
     assert row is not None and row["phone"] == "+33612345678" and row["request_text"] is None
     assert db.query("SELECT * FROM optouts") == []

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from modemd.compose import AlertText, compose_alert
-from modemd.config import AlertsConfig
+from modemd.config import AlertsConfig, ModemConfig
 from modemd.modem.device import Modem
 from modemd.modem.errors import CmsError, ConnectionLost, ModemError, SimError
 from modemd.sim.modem import Faults
@@ -303,3 +304,26 @@ def test_inbound_is_not_starved_by_back_to_back_sends(
     assert inbox.wait_for(lambda box: box.texts() == ["STOP"])
     assert len(sim.sent()) < 15 and not done.is_set()  # read between two sends
     sender.join()
+
+
+def test_a_rejected_pin_is_not_tried_again_after_a_restart(
+    make_sim: MakeSim, tmp_path: Path
+) -> None:
+    sim = make_sim(pin="4321")
+    guard = tmp_path / "pin-rejected-modem"
+    config = ModemConfig(port=sim.port, pin="0000", command_timeout=2.0)
+    for _ in range(3):  # three restarts with the same wrong PIN
+        modem = Modem(config, on_sms=lambda m: None, pin_guard=guard)
+        with pytest.raises(SimError):
+            modem.start()
+        modem.stop()
+    assert sim.call(lambda: sim.modem.pin_attempts) == 2  # one attempt spent, not three
+    assert "0000" not in guard.read_text()
+    fixed = Modem(
+        ModemConfig(port=sim.port, pin="4321", command_timeout=2.0),
+        on_sms=lambda m: None,
+        pin_guard=guard,
+    )
+    fixed.start()  # a corrected PIN is tried, and clears the record
+    fixed.stop()
+    assert not guard.exists()

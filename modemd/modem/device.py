@@ -10,6 +10,7 @@ handler it was handed to has returned.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import queue
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 from modemd.config import ModemConfig
 from modemd.modem import info
@@ -61,8 +63,12 @@ class Modem:
         transport_factory: Callable[[PortSettings], Transport] = open_transport,
         reassembly_timeout: float = 3600.0,
         receive: bool = True,
+        pin_guard: Path | None = None,
     ) -> None:
         self.config = config
+        # Remembers (as a hash) a PIN the SIM rejected, across restarts: the same wrong PIN
+        # is never tried twice, while a corrected modem.pin is tried once.
+        self._pin_guard = pin_guard
         self.status = ModemStatus(port=config.port)
         self._on_state = on_state
         self._references = references or ReferenceCounter(None)
@@ -348,7 +354,7 @@ class Modem:
             raise SimError(f"the SIM asks for {state}, which modemd cannot provide")
         if self.config.pin is None:
             raise SimError("the SIM asks for a PIN: set modem.pin in the configuration")
-        if self._pin_rejected:
+        if self._pin_rejected or self._pin_was_rejected(self.config.pin):
             raise SimError("the SIM PIN was rejected earlier; not trying again (fix modem.pin)")
         try:
             self._engine.command(
@@ -359,12 +365,31 @@ class Modem:
             )
         except (CmeError, CommandFailed) as exc:
             self._pin_rejected = True
+            self._remember_rejected(self.config.pin)
             raise SimError(
                 "the SIM rejected the PIN in modem.pin; modemd will not try again, to keep the "
                 "remaining attempts: correct modem.pin (or unlock the SIM in a phone), then "
                 "restart"
             ) from exc
         log.info("SIM PIN accepted")
+        if self._pin_guard is not None:
+            self._pin_guard.unlink(missing_ok=True)
+
+    def _pin_was_rejected(self, pin: str) -> bool:
+        if self._pin_guard is None:
+            return False
+        try:
+            return self._pin_guard.read_text().strip() == _pin_digest(pin)
+        except OSError:
+            return False
+
+    def _remember_rejected(self, pin: str) -> None:
+        if self._pin_guard is None:
+            return
+        try:
+            self._pin_guard.write_text(_pin_digest(pin) + "\n")
+        except OSError as exc:
+            log.warning("cannot record the rejected PIN in %s: %s", self._pin_guard, exc)
 
     def _setup_smsc(self) -> None:
         smsc = info.parse_smsc(self._quiet("AT+CSCA?"))
@@ -534,3 +559,8 @@ def find_stable_link(folder: str, port: str) -> str | None:
         if os.path.islink(link) and os.path.realpath(link) == target:
             return link
     return None
+
+
+def _pin_digest(pin: str) -> str:
+    # Only a digest is kept: the PIN itself is never written anywhere by modemd.
+    return hashlib.sha256(f"modemd-pin:{pin}".encode()).hexdigest()
