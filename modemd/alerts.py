@@ -19,6 +19,7 @@ from modemd.compose import CATEGORIES, AlertText, compose_alert
 from modemd.config import AlertsConfig, parse_duration
 from modemd.sms.parts import Composition, Encoding
 from modemd.subscribers import Target
+from modemd.textfiles import NotText, decode_text
 
 KEYS = ("message", "category", "advice", "priority", "target", "expires_after", "id", "issued_by")
 TARGET_KEYS = ("communes", "sectors")
@@ -49,18 +50,10 @@ class AlertRequest:
 
 
 def read_text(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else Windows-1252 as Notepad and Excel write it."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError as exc:
-            raise AlertFileError(
-                "the file is neither UTF-8 nor Windows-1252 text; save it as UTF-8"
-            ) from exc
+        return decode_text(data)
+    except NotText as exc:
+        raise AlertFileError(f"{exc}; save it as UTF-8") from exc
 
 
 def parse_alert(name: str, data: bytes, config: AlertsConfig) -> AlertRequest:

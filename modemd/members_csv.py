@@ -13,6 +13,7 @@ from pathlib import Path
 from modemd.phone import InvalidNumber, normalize
 from modemd.store.db import Database
 from modemd.subscribers import fold, upsert
+from modemd.textfiles import NotText, decode_text
 
 # Header names accepted for each field, folded (case, accents, spaces ignored).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -55,15 +56,10 @@ class ImportReport:
 
 
 def decode(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError as exc:
-            raise CsvError("the file is neither UTF-8 nor Windows-1252 text") from exc
+        return decode_text(data)
+    except NotText as exc:
+        raise CsvError(str(exc)) from exc
 
 
 def _columns(header: list[str]) -> dict[str, int]:
