@@ -185,7 +185,7 @@ def _drop(config: Config, path: Path, data: bytes, as_json: bool) -> int:
         print(f"rejected: {outcome['reason']}", file=sys.stderr)
     else:
         print(f"queued as outgoing/{name}; it is sent when modemd runs")
-    return 1 if outcome["state"] == "rejected" else 0
+    return 2 if outcome["state"] == "rejected" else 0  # the file was bad input
 
 
 def _wait_outcome(spool: Spool, name: str, timeout: float) -> dict[str, Any]:

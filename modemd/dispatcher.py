@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from modemd.modem.device import Modem
-from modemd.modem.errors import CmsError, ModemError
+from modemd.modem.errors import CmeError, CmsError, CommandFailed, ModemError
 from modemd.outbox import Job, Outbox
 from modemd.phone import InvalidNumber
 from modemd.sms.pdu import CodecError, SubmitPdu
@@ -165,7 +165,9 @@ class Dispatcher:
             self.state.current = None
             self.state.blocked = None
             retry = self.outbox.next_retry_at()
-            return 1.0 if retry is None else max(0.01, min(1.0, retry - now))
+            if retry is None or retry <= now:
+                return 1.0  # nothing this modem may take now; wake() cuts the wait short
+            return max(0.01, min(1.0, retry - now))
         try:
             return self._try(job, now)
         finally:
@@ -228,11 +230,14 @@ class Dispatcher:
     def _send_part(self, job: Job, seq: int, pdu: SubmitPdu, concat_ref: int | None) -> bool:
         now = self.clock()
         log_id = self.outbox.begin_part(job, seq, self.modem_name, now, concat_ref)
+        if log_id is None:
+            return False  # unsubscribed, cancelled or expired since it was picked
         self.throttle.record(now, job.phone)
         started = time.monotonic()
         try:
             reference = self.modem.send_pdu(pdu)
-        except CmsError as exc:
+        except (CmsError, CmeError, CommandFailed) as exc:
+            # The modem refused AT+CMGS or the PDU: the part never left.
             self.throttle.forget(now, job.phone)
             self._failed(job, seq, log_id, exc)
             return False
@@ -259,13 +264,15 @@ class Dispatcher:
             self.progress.delivered(job)
         return True
 
-    def _failed(self, job: Job, seq: int, log_id: int, exc: CmsError) -> None:
+    def _failed(self, job: Job, seq: int, log_id: int, exc: ModemError) -> None:
         now = self.clock()
         self.state.failed_parts += 1
         self.state.error(now, f"{job.phone}: {exc}")
-        if exc.code in NO_NETWORK_CODES:
+        code = getattr(exc, "code", None)
+        if isinstance(exc, CmsError) and code in NO_NETWORK_CODES:
             self.state.paused_until = now + NETWORK_PAUSE
-        if exc.transient:
+        # A plain ERROR says nothing of the cause: retried with backoff like a transient one.
+        if exc.transient or isinstance(exc, CommandFailed):
             retry_at = now + backoff(job.attempts + 1)
             if retry_at < job.expires_at:
                 self.outbox.part_failed(job, seq, log_id, str(exc), retry_at, now)
@@ -273,7 +280,7 @@ class Dispatcher:
                     "alert %s: %s failed (%s), retry in %.0f s",
                     job.alert_id,
                     job.phone,
-                    exc.meaning,
+                    exc,
                     retry_at - now,
                 )
                 return

@@ -187,10 +187,14 @@ class Outbox:
         """A delivery report for the part with this message reference (the most recent one:
         references wrap at 256). False if no sent part matches yet."""
         with self.db.transaction() as conn:
+            # References wrap at 256: take the part sent closest to the time the SMS centre
+            # says it received the message, and none more than an hour away from it.
+            scts = report.scts.timestamp()
             part = conn.execute(
                 "SELECT delivery_id, seq FROM parts WHERE modem = ? AND reference = ? "
-                "AND state = 'sent' AND at > ? ORDER BY at DESC LIMIT 1",
-                (modem, report.reference, now - 3 * 86400),
+                "AND state = 'sent' AND at > ? AND ABS(at - ?) < 3600 "
+                "ORDER BY ABS(at - ?) LIMIT 1",
+                (modem, report.reference, now - 3 * 86400, scts, scts),
             ).fetchone()
             if part is None:
                 return False
@@ -224,7 +228,8 @@ class Outbox:
     def accepted_from(self, source_sha256: str) -> list[sqlite3.Row]:
         """Alerts accepted from a file with this content (to finish a move a crash split)."""
         return self.db.query(
-            "SELECT id, done_name FROM alerts WHERE source_sha256 = ? ORDER BY created_at",
+            "SELECT id, done_name, created_at FROM alerts WHERE source_sha256 = ? "
+            "ORDER BY created_at",
             (source_sha256,),
         )
 
@@ -313,9 +318,20 @@ class Outbox:
         )
         return row is not None and row["a"] == "active" and row["d"] in UNSENT
 
-    def begin_part(self, job: Job, seq: int, modem: str, now: float, concat_ref: int | None) -> int:
-        """Record a part as in flight and count it for the throttle; returns the log row."""
+    def begin_part(
+        self, job: Job, seq: int, modem: str, now: float, concat_ref: int | None
+    ) -> int | None:
+        """Record a part as in flight and count it for the throttle; returns the log row, or
+        None when the delivery is no longer wanted (a STOP, a cancel, an expiry committed
+        since it was picked): then nothing may be sent."""
         with self.db.transaction() as conn:
+            wanted = conn.execute(
+                "SELECT 1 FROM deliveries d JOIN alerts a ON a.id = d.alert_id "
+                "WHERE d.id = ? AND d.state IN ('queued', 'sending') AND a.state = 'active'",
+                (job.delivery_id,),
+            ).fetchone()
+            if wanted is None:
+                return None
             conn.execute(
                 "INSERT OR REPLACE INTO parts (delivery_id, seq, state, modem, at) "
                 "VALUES (?, ?, 'inflight', ?, ?)",
@@ -331,8 +347,9 @@ class Outbox:
             )
             return int(cursor.lastrowid or 0)
 
-    def part_sent(self, job: Job, seq: int, reference: int, now: float) -> bool:
-        """The network took the part; returns True when the whole message is out."""
+    def part_sent(self, job: Job, seq: int, reference: int | None, now: float) -> bool:
+        """The network took the part; returns True when the whole message is out. A delivery
+        cancelled meanwhile (a STOP during the send) stays cancelled."""
         done = seq >= job.parts
         with self.db.transaction() as conn:
             conn.execute(
@@ -340,11 +357,13 @@ class Outbox:
                 "WHERE delivery_id = ? AND seq = ?",
                 (reference, now, job.delivery_id, seq),
             )
-            conn.execute(
+            updated = conn.execute(
                 "UPDATE deliveries SET parts_sent = ?, state = ?, sent_at = ?, "
-                "report = CASE WHEN ? THEN 'pending' ELSE report END WHERE id = ?",
+                "report = CASE WHEN ? THEN 'pending' ELSE report END "
+                "WHERE id = ? AND state IN ('queued', 'sending')",
                 (seq, "sent" if done else "sending", now if done else None, done, job.delivery_id),
-            )
+            ).rowcount
+            done = done and updated > 0
             if done:
                 _audit(conn, now, "sent", job.alert_id, job.phone, {"parts": job.parts})
                 _finish_if_done(conn, job.alert_id, now)
@@ -363,7 +382,7 @@ class Outbox:
             if retry_at is None:
                 conn.execute(
                     "UPDATE deliveries SET state = 'failed', attempts = attempts + 1, "
-                    "last_error = ? WHERE id = ?",
+                    "last_error = ? WHERE id = ? AND state IN ('queued', 'sending')",
                     (error, job.delivery_id),
                 )
                 _audit(conn, now, "failed", job.alert_id, job.phone, {"error": error})
@@ -371,7 +390,8 @@ class Outbox:
             else:
                 conn.execute(
                     "UPDATE deliveries SET state = 'queued', attempts = attempts + 1, "
-                    "last_error = ?, next_attempt_at = ? WHERE id = ?",
+                    "last_error = ?, next_attempt_at = ? "
+                    "WHERE id = ? AND state IN ('queued', 'sending')",
                     (error, retry_at, job.delivery_id),
                 )
 
@@ -383,7 +403,8 @@ class Outbox:
                 "DELETE FROM parts WHERE delivery_id = ? AND seq = ?", (job.delivery_id, seq)
             )
             conn.execute(
-                "UPDATE deliveries SET state = 'queued', last_error = ? WHERE id = ?",
+                "UPDATE deliveries SET state = 'queued', last_error = ? "
+                "WHERE id = ? AND state IN ('queued', 'sending')",
                 (error, job.delivery_id),
             )
 
@@ -391,7 +412,8 @@ class Outbox:
         """A recipient that can never be served (an invalid number)."""
         with self.db.transaction() as conn:
             conn.execute(
-                "UPDATE deliveries SET state = 'failed', last_error = ? WHERE id = ?",
+                "UPDATE deliveries SET state = 'failed', last_error = ? "
+                "WHERE id = ? AND state IN ('queued', 'sending')",
                 (error, job.delivery_id),
             )
             _audit(conn, now, "failed", job.alert_id, job.phone, {"error": error})

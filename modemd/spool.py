@@ -116,8 +116,18 @@ class Intake:
         except OSError as exc:
             return self._reject(path, f"cannot read the file: {exc.strerror or exc}")
         digest = hashlib.sha256(data).hexdigest()
+        try:
+            written = path.stat().st_mtime
+        except FileNotFoundError:
+            return None
         for row in self.outbox.accepted_from(digest):
-            if row["done_name"] and not (self.spool.done / row["done_name"]).exists():
+            # Only the very file that was accepted (written before the alert was) can be a
+            # move a crash interrupted; an identical copy dropped later is a new alert.
+            if (
+                row["done_name"]
+                and not (self.spool.done / row["done_name"]).exists()
+                and written <= row["created_at"] + 1
+            ):
                 # Accepted before a crash that came before the move: finish the move only.
                 self._move(path, self.spool.done / row["done_name"])
                 return Outcome("finished", path.name, row["id"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -120,4 +122,28 @@ def test_crash_between_commit_and_move_is_finished_not_repeated(tmp_path: Path) 
     path.write_bytes(data)
     outcome = intake.take(path)
     assert outcome is not None and outcome.kind == "accepted"
+    assert len(db.query("SELECT id FROM alerts")) == 2
+
+
+def test_identical_file_dropped_again_after_done_was_cleaned_is_a_new_alert(
+    tmp_path: Path,
+) -> None:
+    db = open_database(tmp_path / "state")
+    registry = Registry(db)
+    registry.add("06 12 34 56 78")
+    spool = Spool(tmp_path / "spool")
+    spool.ensure()
+    intake = Intake(spool, Outbox(db), registry, CONFIG)
+    data = b"message: Vol de carburant\n"
+    path = spool.outgoing / "a.yaml"
+    path.write_bytes(data)
+    first = intake.take(path)
+    assert first is not None and first.kind == "accepted"
+    for done in spool.done.iterdir():
+        done.unlink()  # an administrator cleans done/
+    path.write_bytes(data)
+    later = time.time() + 60
+    os.utime(path, (later, later))  # written after the first alert was accepted
+    again = intake.take(path)
+    assert again is not None and again.kind == "accepted"
     assert len(db.query("SELECT id FROM alerts")) == 2

@@ -147,3 +147,17 @@ def test_registration_answer_is_not_taken_for_a_urc(engine_on) -> None:  # type:
     engine.command("ATE0")
     assert engine.command("AT+CREG?") == ["+CREG: 0,1"]
     assert all(u.line != "+CREG: 0,1" for u in urcs)
+
+
+def test_a_late_marker_is_not_taken_for_the_next_answer(engine_on) -> None:  # type: ignore[no-untyped-def]
+    factory, _ = engine_on
+    # The first marker is answered after its wait (2 s), the second 0.3 s after that.
+    faults = Faults(
+        hang_commands=("AT+CGMI",), late_once={"AT+CMEE?": 2.5}, late_commands={"AT+CMEE?": 0.3}
+    )
+    engine, _, _ = factory(faults=faults)
+    engine.command("ATE0")
+    with pytest.raises(CommandTimeout):
+        engine.command("AT+CGMI", timeout=0.3)  # then resync: its first marker answers late
+    assert engine.command("AT+CGMM") == ["GSM-4G Modem"]
+    assert engine.command("AT+CGSN") == ["866123456789012"]

@@ -254,3 +254,22 @@ def test_max_parts_from_config(harness: Callable[..., Harness]) -> None:
     assert h.wait(lambda: "a.yaml.error" in h.folder("failed"))
     error = (h.config.spool_dir / "failed" / "a.yaml.error").read_text()
     assert "would need 2 parts in GSM7 and max_parts is 1" in error
+
+
+def test_plain_error_on_one_number_neither_blocks_nor_fills_the_sim(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(limits=LimitsConfig(per_minute=10))
+    phones = h.members(6)
+    h.sim.modem.faults.fail_numbers[phones[0]] = -1  # "ERROR", no code, to every try
+    h.start()
+    h.drop("a.txt", "Vol de carte bancaire au terminal de paiement.")
+    assert h.wait(lambda: sorted(h.sent_to()) == sorted(phones[1:]))
+    assert h.daemon is not None and h.daemon.db is not None
+    row = h.daemon.db.one(
+        "SELECT state, attempts, last_error FROM deliveries WHERE phone = ?", (phones[0],)
+    )
+    assert row is not None and row["state"] == "queued" and row["attempts"] >= 1
+    assert "ERROR" in row["last_error"]
+    # Refused parts never left: the minute window counts only the five sent.
+    assert h.daemon.throttle.usage(h.clock())[0].used == 5

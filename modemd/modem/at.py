@@ -107,6 +107,8 @@ class _Pending:
     final: str | None = None
     error: ModemError | None = None
     synced: bool = False
+    sync_seen: int = 0  # marker lines seen so far (resynchronisation)
+    sync_needed: int = 1
     prompt: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -289,17 +291,25 @@ class AtEngine:
     def _resync_locked(self, attempts: int = 3, timeout: float = 2.0) -> None:
         # Modems answer in order, so everything before our marker line is a late reply to an
         # earlier command and is dropped; the final result after the marker closes the gap.
+        # Attempt k waits for the k-th marker line: if an earlier marker is answered late,
+        # its answer must not be mistaken for this one's, leaving this one's answer to be
+        # taken for the reply to the next command.
         # ESC first: a modem left waiting for a PDU after '> ' (its host killed mid-send)
         # would otherwise swallow the marker as PDU text. In command mode it is ignored.
-        for _ in range(attempts):
-            if self._lost is not None:
-                raise self._lost
-            pending = self._register(_Pending(_SYNC_COMMAND, _SYNC_PREFIX, sync=True))
-            self._write(ESC + _SYNC_COMMAND.encode("ascii") + b"\r")
-            answered = pending.done.wait(timeout)
+        pending = self._register(_Pending(_SYNC_COMMAND, _SYNC_PREFIX, sync=True))
+        try:
+            for attempt in range(1, attempts + 1):
+                if self._lost is not None:
+                    raise self._lost
+                with self._state:
+                    pending.sync_needed = attempt
+                self._write(ESC + _SYNC_COMMAND.encode("ascii") + b"\r")
+                if pending.done.wait(timeout):
+                    if pending.error is not None:
+                        raise pending.error
+                    return
+        finally:
             self._unregister()
-            if answered:
-                return
         raise ModemUnresponsive(f"modem on {self._transport.name} stopped answering")
 
     def _register(self, pending: _Pending) -> _Pending:
@@ -380,7 +390,9 @@ class AtEngine:
 
     def _feed_pending(self, pending: _Pending, line: str) -> None:
         if pending.sync and not pending.synced:
-            pending.synced = line.startswith(_SYNC_PREFIX)
+            if line.startswith(_SYNC_PREFIX):
+                pending.sync_seen += 1
+                pending.synced = pending.sync_seen >= pending.sync_needed
             return
         if line in (pending.command, pending.data_echo) or CTRL_Z.decode() in line:
             return  # echo of the command or of the PDU

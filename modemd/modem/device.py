@@ -151,7 +151,7 @@ class Modem:
     def next_reference(self) -> int:
         return self._references.next()
 
-    def send_pdu(self, pdu: SubmitPdu) -> int:
+    def send_pdu(self, pdu: SubmitPdu) -> int | None:
         """Send one part; return the network's message reference (for status reports)."""
         engine = self._engine_or_raise()
         lines = engine.send_pdu(
@@ -170,7 +170,7 @@ class Modem:
         *,
         status_report: bool | None = None,
         validity: timedelta | None = None,
-    ) -> list[int]:
+    ) -> list[int | None]:
         """Compose and send every part; return the message references in order."""
         pdus = self.compose(
             recipient, text, encoding, status_report=status_report, validity=validity
@@ -201,6 +201,10 @@ class Modem:
         except CmeError as exc:
             if exc.code in (10, 13):
                 self._set_state("failed", f"SIM problem: {exc.meaning}")
+        if self._receive:
+            # Anything whose read or hand-over failed is still stored: take it again now
+            # rather than at the next reconnect.
+            self._jobs.put(("sweep", None))
         return self.status
 
     def report_send_trouble(self, exc: ModemError) -> None:

@@ -141,12 +141,14 @@ def parse_index_urc(line: str) -> tuple[str, int] | None:
     return None
 
 
-def parse_message_reference(lines: list[str]) -> int:
+def parse_message_reference(lines: list[str]) -> int | None:
+    """The TP-MR of a ``+CMGS:`` answer; None when a modem said OK without it (the SMS left:
+    only its delivery report cannot be matched)."""
     for line in lines:
         match = re.match(r"^\+CMGS:\s*(\d+)", line)
         if match:
             return int(match.group(1))
-    raise ValueError(f"no message reference in answer {lines!r}")
+    return None
 
 
 @dataclass

@@ -46,7 +46,8 @@ class Faults:
 
     cms_error_rate: float = 0.0  # share of sends answered with a transient +CMS ERROR
     cms_error_code: int = 38
-    fail_numbers: dict[str, int] = field(default_factory=dict)  # recipient -> CMS code
+    # recipient -> CMS code answered to its AT+CMGS; -1: a plain ERROR
+    fail_numbers: dict[str, int] = field(default_factory=dict)
     hang_commands: tuple[str, ...] = ()  # commands (by prefix) that never get an answer
     hang_cleared_by_reset: bool = False  # a wedged SMS stack that AT+CFUN=1,1 cures
     silent: bool = False  # a hung modem: swallows everything until power-cycled
@@ -54,6 +55,7 @@ class Faults:
     urc_inside_response: bool = False  # unsolicited lines between a response's lines
     garbage_rate: float = 0.0  # share of responses preceded by non-UTF-8 bytes
     late_commands: dict[str, float] = field(default_factory=dict)  # prefix -> answer delay (s)
+    late_once: dict[str, float] = field(default_factory=dict)  # the same, for the next one only
     # Inbound SMS (sender, text) delivered right after the next "> " prompt, i.e. while the
     # host is in the middle of an AT+CMGS exchange.
     inbound_during_send: list[tuple[str, str]] = field(default_factory=list)
@@ -222,6 +224,9 @@ class SimulatedModem:
             ),
             0.0,
         )
+        for prefix in list(self.faults.late_once):
+            if upper.startswith(prefix.upper()):
+                delay = max(delay, self.faults.late_once.pop(prefix))
         if delay:
             self._busy = True
             self.schedule(delay, lambda: self._late(lines or []))
@@ -306,7 +311,8 @@ class SimulatedModem:
         elif not self.network:
             error = SimCommandError("cms", 331)
         elif submit.recipient in self.faults.fail_numbers:
-            error = SimCommandError("cms", self.faults.fail_numbers[submit.recipient])
+            code = self.faults.fail_numbers[submit.recipient]
+            error = SimCommandError("plain") if code < 0 else SimCommandError("cms", code)
         elif self.faults.cms_error_rate and self._rng.random() < self.faults.cms_error_rate:
             error = SimCommandError("cms", self.faults.cms_error_code)
         else:
