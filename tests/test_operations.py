@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 import urllib.request
@@ -97,14 +98,17 @@ def test_port_back_under_another_name_through_its_stable_link(
     )
     phones = h.members(5)
     h.start()
+    # Unplug, and keep the old /dev/pts name busy so the modem comes back under another.
     h.sim.unplug()
+    blockers = []
+    for _ in range(50):
+        master, slave = os.openpty()
+        blockers += [master, slave]
+        if os.ttyname(slave) == raw:
+            break
     h.sim.replug()
-    if h.sim.path == raw:  # the kernel reused the name: make it move
-        h.sim.unplug()
-        blocker = __import__("os").openpty()
-        h.sim.replug()
-        for fd in blocker:
-            __import__("os").close(fd)
+    for fd in blockers:
+        os.close(fd)
     assert h.sim.path != raw
     h.drop("a.txt", "Démarcheurs frauduleux signalés rue Victor-Hugo.")
     assert h.wait(lambda: set(h.sent_to()) == set(phones), timeout=15)
