@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 import urllib.request
@@ -81,15 +80,17 @@ def test_port_back_under_another_name_through_its_stable_link(
     harness: Callable[..., Harness], tmp_path: Path
 ) -> None:
     h = harness()
-    raw = h.sim.path
-    assert raw is not None
-    # Configured with the raw /dev/pts name, which changes on replug; the simulator's link
-    # plays /dev/serial/by-id, which follows the device.
+    assert h.sim.path is not None
+    # The kernel's name for the modem (like /dev/ttyUSB2) is a link in a folder of its own;
+    # the simulator's link plays /dev/serial/by-id, which follows the device.
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    (dev / "ttyUSB2").symlink_to(h.sim.path)
     h.config = h.config.__class__(
         **{
             **h.config.__dict__,
             "modem": ModemConfig(
-                port=raw,
+                port=str(dev / "ttyUSB2"),
                 command_timeout=2.0,
                 delivery_reports=False,
                 stable_links=str(Path(h.sim.port).parent),
@@ -98,18 +99,11 @@ def test_port_back_under_another_name_through_its_stable_link(
     )
     phones = h.members(5)
     h.start()
-    # Unplug, and keep the old /dev/pts name busy so the modem comes back under another.
     h.sim.unplug()
-    blockers = []
-    for _ in range(50):
-        master, slave = os.openpty()
-        blockers += [master, slave]
-        if os.ttyname(slave) == raw:
-            break
+    (dev / "ttyUSB2").unlink()  # re-enumerated: ttyUSB2 is gone...
     h.sim.replug()
-    for fd in blockers:
-        os.close(fd)
-    assert h.sim.path != raw
+    assert h.sim.path is not None
+    (dev / "ttyUSB3").symlink_to(h.sim.path)  # ...and the modem is ttyUSB3 now
     h.drop("a.txt", "Démarcheurs frauduleux signalés rue Victor-Hugo.")
     assert h.wait(lambda: set(h.sent_to()) == set(phones), timeout=15)
 
