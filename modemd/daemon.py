@@ -56,7 +56,6 @@ class Daemon:
         self._polling = polling
         self._stop = threading.Event()
         self._reload = threading.Event()
-        self.intake_count = 0
         self._reports_lock = threading.Lock()
         self._unmatched: list[tuple[float, str, StatusReport]] = []
 
@@ -195,9 +194,6 @@ class Daemon:
             self.stop()
         return 0
 
-    def request_stop(self) -> None:
-        self._stop.set()
-
     def reload(self) -> None:
         source = self.config.source
         if source is None:
@@ -219,7 +215,6 @@ class Daemon:
 
     # ------------------------------------------------------------------------- callbacks
     def _on_accepted(self, outcome: Outcome) -> None:
-        self.intake_count += 1
         self.pool.wake()
 
     def _wake_dispatcher(self) -> None:

@@ -380,13 +380,7 @@ class Outbox:
             )
             conn.execute("DELETE FROM send_log WHERE id = ?", (log_id,))
             if retry_at is None:
-                conn.execute(
-                    "UPDATE deliveries SET state = 'failed', attempts = attempts + 1, "
-                    "last_error = ? WHERE id = ? AND state IN ('queued', 'sending')",
-                    (error, job.delivery_id),
-                )
-                _audit(conn, now, "failed", job.alert_id, job.phone, {"error": error})
-                _finish_if_done(conn, job.alert_id, now)
+                _mark_failed(conn, job, error, now, attempt=True)
             else:
                 conn.execute(
                     "UPDATE deliveries SET state = 'queued', attempts = attempts + 1, "
@@ -411,13 +405,7 @@ class Outbox:
     def fail_delivery(self, job: Job, error: str, now: float) -> None:
         """A recipient that can never be served (an invalid number)."""
         with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE deliveries SET state = 'failed', last_error = ? "
-                "WHERE id = ? AND state IN ('queued', 'sending')",
-                (error, job.delivery_id),
-            )
-            _audit(conn, now, "failed", job.alert_id, job.phone, {"error": error})
-            _finish_if_done(conn, job.alert_id, now)
+            _mark_failed(conn, job, error, now, attempt=False)
 
     # ------------------------------------------------------------------ cancel / expire
     def expire(self, now: float) -> list[tuple[str, int]]:
@@ -493,6 +481,19 @@ def _job(row: sqlite3.Row, alert: sqlite3.Row) -> Job:
         priority=alert["priority"],
         modem=row["modem"],
     )
+
+
+def _mark_failed(
+    conn: sqlite3.Connection, job: Job, error: str, now: float, *, attempt: bool
+) -> None:
+    """This recipient will not be served (unless a STOP or a cancel got there first)."""
+    conn.execute(
+        "UPDATE deliveries SET state = 'failed', attempts = attempts + ?, last_error = ? "
+        "WHERE id = ? AND state IN ('queued', 'sending')",
+        (int(attempt), error, job.delivery_id),
+    )
+    _audit(conn, now, "failed", job.alert_id, job.phone, {"error": error})
+    _finish_if_done(conn, job.alert_id, now)
 
 
 def _cancel_unsent(conn: sqlite3.Connection, alert_id: str, reason: str) -> int:

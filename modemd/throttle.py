@@ -172,10 +172,6 @@ class Throttle:
                 if counter.window.distinct
             )
 
-    @property
-    def counts_recipients(self) -> bool:
-        return any(counter.window.distinct for counter in self._counters)
-
     def usage(self, now: float) -> list[Usage]:
         with self._lock:
             self._keep.evict(now)
