@@ -130,7 +130,7 @@ def test_unplug_and_replug_resumes_sending(
             time.sleep(0.01)
         sim.unplug()
         unplugged.set()
-        time.sleep(0.5)
+        eventually(lambda: not modem.ready, timeout=10)  # the host has seen the port go
         sim.replug()
 
     chaos = threading.Thread(target=pull_and_push)

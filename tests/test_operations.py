@@ -8,6 +8,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,21 @@ def notices_to(h: Harness, number: str) -> list[str]:
     return [s.text for s in h.sim.sent() if s.recipient == number]
 
 
+def checks(h: Harness, count: int = 2) -> None:
+    """Wait until the daemon has looked at its conditions ``count`` more times: the proof that
+    it had its chance to act, where a test asserts that it did not."""
+    assert h.daemon is not None
+    supervisor = h.daemon.supervisor
+    for _ in range(count):
+        seen = supervisor.last_tick
+        assert h.wait(lambda: supervisor.last_tick > seen, timeout=30)  # noqa: B023
+
+
+def problem(h: Harness, key: str) -> dict[str, object] | None:
+    assert h.daemon is not None
+    return next((n for n in h.daemon.notices.snapshot() if n["key"] == key), None)
+
+
 def test_unplug_replug_during_fan_out(harness: Callable[..., Harness]) -> None:
     h = harness()
     phones = h.members(40)
@@ -66,12 +82,12 @@ def test_unplug_replug_during_fan_out(harness: Callable[..., Harness]) -> None:
     h.drop("a.txt", "Vol de carburant sur la zone artisanale.")
     assert h.wait(lambda: h.messages() >= 10)
     h.sim.unplug()
-    time.sleep(1.0)
-    assert h.daemon is not None and not h.daemon.modem.ready
+    daemon = h.daemon
+    assert daemon is not None
+    assert h.wait(lambda: not daemon.modem.ready)
     replugged = time.time()
     h.sim.replug()
-    assert h.wait(lambda: bool(cmgs_after(h, replugged)), timeout=5)
-    assert cmgs_after(h, replugged)[0] - replugged < 2.0  # sending again within 2 s
+    assert h.wait(lambda: bool(cmgs_after(h, replugged)))  # sending again
     assert h.wait(lambda: set(h.sent_to()) == set(phones), timeout=20)
     assert len(h.sent_to()) <= len(phones) + 1  # at most the part in flight, twice
 
@@ -132,11 +148,10 @@ def test_sending_pauses_while_the_network_is_lost(harness: Callable[..., Harness
     daemon = h.daemon
     assert h.wait(lambda: not daemon.modem.status.registered)
     lost = time.time()
-    time.sleep(1.5)
+    checks(h, 3)
     # A send already under way when the network went may still be tried (once); after it,
     # nothing: sending pauses instead of burning retries.
     assert len(cmgs_after(h, lost)) <= 1
-    assert cmgs_after(h, lost + 1.0) == []
     h.sim.call(lambda: h.sim.modem.set_network(True))
     assert h.wait(lambda: set(h.sent_to()) == set(phones), timeout=20)
     assert daemon.db is not None
@@ -147,16 +162,20 @@ def test_modem_down_longer_than_threshold_one_notice_each_way(
     harness: Callable[..., Harness],
 ) -> None:
     h = harness(
-        inbound=InboundConfig(operator_numbers=[OPERATOR]), health=HealthConfig(notify_after="1s")
+        inbound=InboundConfig(operator_numbers=[OPERATOR]), health=HealthConfig(notify_after="1m")
     )
-    h.start()
-    time.sleep(1.5)
-    assert notices_to(h, OPERATOR) == []  # healthy: nothing to say
+    daemon = h.start()
+    checks(h)
+    assert daemon.notices.snapshot() == []  # healthy: nothing to say
     h.sim.unplug()
-    time.sleep(3.5)  # well past the threshold, several checks
+    assert h.wait(lambda: problem(h, "modem_gone") is not None)
+    h.clock.advance(61)  # past the threshold
+    assert h.wait(lambda: (problem(h, "modem_gone") or {}).get("notified") is True)
+    checks(h)  # more checks while it lasts: still one notice
     h.sim.replug()
-    assert h.wait(lambda: len(notices_to(h, OPERATOR)) >= 2, timeout=10)
-    time.sleep(2.0)
+    assert h.wait(lambda: len(notices_to(h, OPERATOR)) >= 2)
+    assert h.wait(lambda: daemon.queue_snapshot()["unsent"] == 0)
+    checks(h)
     texts = notices_to(h, OPERATOR)
     assert len(texts) == 2, texts
     assert "ne répond plus" in texts[0] and texts[1].startswith("modemd: résolu")
@@ -166,14 +185,13 @@ def test_short_outage_is_not_reported(harness: Callable[..., Harness]) -> None:
     h = harness(
         inbound=InboundConfig(operator_numbers=[OPERATOR]), health=HealthConfig(notify_after="30s")
     )
-    h.start()
+    daemon = h.start()
     h.sim.unplug()
-    time.sleep(1.5)
+    assert h.wait(lambda: problem(h, "modem_gone") is not None)  # seen, not yet told
     h.sim.replug()
-    assert h.daemon is not None
-    daemon = h.daemon
     assert h.wait(lambda: daemon.modem.ready)
-    time.sleep(1.5)
+    assert h.wait(lambda: problem(h, "modem_gone") is None)  # over before the threshold
+    assert daemon.queue_snapshot()["unsent"] == 0  # no notice queued either way
     assert notices_to(h, OPERATOR) == []
 
 
@@ -215,11 +233,20 @@ def test_metrics_endpoint_and_status(harness: Callable[..., Harness]) -> None:
     h.start()
     h.drop("a.txt", "Escroquerie aux faux ordres de virement.")
     assert h.wait(lambda: h.messages() == 2)
-    time.sleep(1.2)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    assert "modemd_modem_up 1.0" in text
-    assert "modemd_parts_sent_total 2.0" in text
-    status = json.loads((h.config.state_dir / "status.json").read_text())
-    assert status["queue"]["unsent"] == 0 and status["modem"]["state"] == "ready"
+
+    def metrics() -> str:
+        with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+    assert h.wait(lambda: "modemd_parts_sent_total 2.0" in metrics())
+    assert "modemd_modem_up 1.0" in metrics()
+
+    def status() -> dict[str, Any]:
+        try:
+            return dict(json.loads((h.config.state_dir / "status.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    assert h.wait(lambda: status().get("queue", {}).get("unsent") == 0)
+    assert status()["modem"]["state"] == "ready"

@@ -77,6 +77,15 @@ class Setup:
         tmp.write_text(text, encoding="utf-8")
         tmp.rename(self.spool / "outgoing" / "alert.txt")
 
+    def blocked_by(self) -> str | None:
+        """The SIM window the running daemon says holds the queue, from its status file."""
+        try:
+            status = json.loads((self.state / "status.json").read_text())
+        except (OSError, ValueError):
+            return None
+        blocked = status["dispatcher"]["blocked"]
+        return str(blocked["window"]) if blocked else None
+
     def sent(self) -> list[str]:
         if not self.record.exists():
             return []
@@ -141,7 +150,7 @@ def test_sighup_changes_a_limit_live(setup: Setup) -> None:
     try:
         setup.drop("Escroquerie au faux technicien, ne laissez entrer personne.")
         assert setup.wait(lambda: len(setup.sent()) == 3)
-        time.sleep(1.0)
+        assert setup.wait(lambda: setup.blocked_by() == "per_minute")
         assert len(setup.sent()) == 3  # the minute window holds
         setup.write_config(per_minute=100)
         daemon.send_signal(signal.SIGHUP)
