@@ -79,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     members = sub.add_parser("subscribers", parents=[common], help="the members list")
     members_sub = members.add_subparsers(dest="members_command", metavar="ACTION", required=True)
     imp = members_sub.add_parser(
-        "import", parents=[common], help="import a CSV (comma or semicolon, UTF-8 or Windows-1252)"
+        "import",
+        parents=[common],
+        help="import a CSV as Excel saves it (comma, semicolon or tab; UTF-8, UTF-16, "
+        "Windows-1252 or Mac Roman)",
     )
     imp.add_argument("file")
     imp.add_argument("--json", action="store_true")
@@ -95,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         members_sub.add_parser(verb, parents=[common], help=text).add_argument("phone")
     export = members_sub.add_parser("export", parents=[common], help="write all members to CSV")
     export.add_argument("file")
+    export.add_argument(
+        "--lang", choices=["fr", "en"], default="fr", help="language of the headers (default fr)"
+    )
 
     doctor = sub.add_parser(
         "doctor",
@@ -196,7 +202,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "subscribers":
         options = {
             k: getattr(args, k, None)
-            for k in ("file", "json", "status", "phone", "name", "commune", "sector")
+            for k in ("file", "json", "status", "phone", "name", "commune", "sector", "lang")
         }
         return commands.subscribers(config, args.members_command, options)
     raise UsageError(f"unknown command {args.command}")

@@ -271,7 +271,7 @@ def subscribers(config: Config, action: str, args: dict[str, Any]) -> int:
         if action == "import":
             return _import(db, Path(args["file"]), args["json"])
         if action == "export":
-            count = export_csv(db, Path(args["file"]))
+            count = export_csv(db, Path(args["file"]), args.get("lang") or "fr")
             print(f"{count} member(s) written to {args['file']}")
             return 0
         if action == "list":
@@ -320,6 +320,7 @@ def _import(db: Database, path: Path, as_json: bool) -> int:
         return 0
     print(
         f"{path.name}: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, "
         f"{report.kept_unsubscribed} kept unsubscribed (they sent STOP), "
         f"{len(report.problems)} line(s) skipped"
     )

@@ -231,14 +231,21 @@ def upsert(
     source: str,
     now: float,
 ) -> str:
-    """Insert or update one member inside a transaction; an opt-out always wins."""
-    row = conn.execute("SELECT status FROM subscribers WHERE phone = ?", (number,)).fetchone()
+    """Insert or update one member inside a transaction; an opt-out always wins. Returns
+    "added", "updated", "unchanged" or "kept unsubscribed"."""
+    row = conn.execute(
+        "SELECT name, commune, sector, status FROM subscribers WHERE phone = ?", (number,)
+    ).fetchone()
     opted_out = conn.execute("SELECT 1 FROM optouts WHERE phone = ?", (number,)).fetchone()
     current = row["status"] if row is not None else None
     if opted_out is not None or current == "unsubscribed":
         status, outcome = "unsubscribed", "kept unsubscribed"
+    elif row is None:
+        outcome = "added"
+    elif (row["name"], row["commune"], row["sector"], current) == (name, commune, sector, status):
+        return "unchanged"
     else:
-        outcome = "added" if row is None else "updated"
+        outcome = "updated"
     if row is None:
         conn.execute(
             "INSERT INTO subscribers (phone, name, commune, sector, commune_key, sector_key, "
@@ -258,11 +265,19 @@ def upsert(
                 now,
             ),
         )
-    else:
+        return outcome
+    if (row["name"], row["commune"], row["sector"], current) != (name, commune, sector, status):
         conn.execute(
             "UPDATE subscribers SET name = ?, commune = ?, sector = ?, commune_key = ?, "
             "sector_key = ?, status = ?, updated_at = ? WHERE phone = ?",
             (name, commune, sector, fold(commune), fold(sector), status, now, number),
+        )
+    if status == "unsubscribed" and current != "unsubscribed":
+        # Marked as having left in the CCI's list: nothing queued goes to them either.
+        conn.execute(
+            "UPDATE deliveries SET state = 'cancelled', last_error = 'unsubscribed' "
+            "WHERE phone = ? AND state IN ('queued', 'sending')",
+            (number,),
         )
     return outcome
 

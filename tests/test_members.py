@@ -102,8 +102,9 @@ def test_export_opens_in_excel(db: Database, tmp_path: Path) -> None:
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads it as UTF-8
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines(), delimiter=";"))
-    assert rows[0][:5] == ["phone", "name", "commune", "sector", "status"]
-    assert rows[1][:5] == ["+33612345678", "Épicerie", "Aurillac", "épicerie", "active"]
+    assert rows[0][:5] == ["Téléphone", "Nom", "Commune", "Secteur", "Statut"]
+    assert rows[1][1:5] == ["Épicerie", "Aurillac", "épicerie", "actif"]
+    assert raw.decode("utf-8-sig").splitlines()[1].startswith('="+33612345678";')
 
 
 def test_migration_from_schema_v1_keeps_data(tmp_path: Path) -> None:
