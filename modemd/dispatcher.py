@@ -38,14 +38,27 @@ class AlertLog:
         self.outbox = outbox
         self._alerts: dict[str, list[float]] = {}  # id -> [total, done, last tenth, started]
 
-    def delivered(self, job: Job) -> None:
+    def starting(self, job: Job) -> None:
+        """A first part goes to the modem: the alert's start is logged now, not once the
+        network has answered (which would make a prompt pickup look slow)."""
+        self._entry(job, counted=False)
+
+    def _entry(self, job: Job, counted: bool) -> list[float] | None:
+        """The alert's tally, started on its first event; ``counted``: this job is already
+        among those the outbox counts as done."""
         if job.priority < 0:
-            return  # modemd's own replies and notices are not alerts
+            return None  # modemd's own replies and notices are not alerts
         entry = self._alerts.get(job.alert_id)
         if entry is None:
             total, done = self.outbox.counts(job.alert_id)
-            entry = self._alerts[job.alert_id] = [total, done - 1, 0, time.monotonic()]
+            entry = self._alerts[job.alert_id] = [total, done - counted, 0, time.monotonic()]
             log.info("alert=%s event=start recipients=%d parts=%d", job.alert_id, total, job.parts)
+        return entry
+
+    def delivered(self, job: Job) -> None:
+        entry = self._entry(job, counted=True)
+        if entry is None:
+            return
         entry[1] += 1
         total, done = int(entry[0]), int(entry[1])
         tenth = 10 * done // max(total, 1)
@@ -229,21 +242,31 @@ class Dispatcher:
 
     def _send_part(self, job: Job, seq: int, pdu: SubmitPdu, concat_ref: int | None) -> bool:
         now = self.clock()
-        log_id = self.outbox.begin_part(job, seq, self.modem_name, now, concat_ref)
+        # Until the network answers, the part may reach the SMS centre as late as the
+        # longest a send may take; it counts from there (durably, should we crash now).
+        in_doubt = now + self.modem.send_deadline
+        log_id = self.outbox.begin_part(
+            job, seq, self.modem_name, now, concat_ref, counted_at=in_doubt
+        )
         if log_id is None:
             return False  # unsubscribed, cancelled or expired since it was picked
-        self.throttle.record(now, job.phone)
+        self.throttle.record(in_doubt, job.phone)
+        if seq == 1:
+            self.progress.starting(job)
         started = time.monotonic()
         try:
             reference = self.modem.send_pdu(pdu)
         except (CmsError, CmeError, CommandFailed) as exc:
             # The modem refused AT+CMGS or the PDU: the part never left.
-            self.throttle.forget(now, job.phone)
+            self.throttle.forget(in_doubt, job.phone)
             self._failed(job, seq, log_id, exc)
             return False
         except ModemError as exc:
-            # The link died or the modem fell silent mid-exchange: the part may have left.
-            self.outbox.part_unknown(job, seq, str(exc))
+            # The link died or the modem fell silent mid-exchange: the part may have left,
+            # up to now if the wait outlasted the deadline (a busy AT engine first).
+            latest = max(in_doubt, self.clock())
+            self.throttle.settle(in_doubt, latest, job.phone)
+            self.outbox.part_unknown(job, seq, str(exc), log_id=log_id, counted_at=latest)
             self.modem.report_send_trouble(exc)
             self.state.error(self.clock(), f"{job.phone}: {exc}")
             log.warning(
@@ -255,12 +278,14 @@ class Dispatcher:
                 exc,
             )
             return False
+        answered = self.clock()
+        self.throttle.settle(in_doubt, answered, job.phone)
         elapsed = time.monotonic() - started
         avg = self.state.part_seconds
         self.state.part_seconds = elapsed if avg == 0 else 0.8 * avg + 0.2 * elapsed
         self.state.sent_parts += 1
         self.modem.report_send_ok()
-        if self.outbox.part_sent(job, seq, reference, self.clock()):
+        if self.outbox.part_sent(job, seq, reference, answered, log_id=log_id):
             self.progress.delivered(job)
         return True
 

@@ -319,11 +319,18 @@ class Outbox:
         return row is not None and row["a"] == "active" and row["d"] in UNSENT
 
     def begin_part(
-        self, job: Job, seq: int, modem: str, now: float, concat_ref: int | None
+        self,
+        job: Job,
+        seq: int,
+        modem: str,
+        now: float,
+        concat_ref: int | None,
+        counted_at: float | None = None,
     ) -> int | None:
-        """Record a part as in flight and count it for the throttle; returns the log row, or
-        None when the delivery is no longer wanted (a STOP, a cancel, an expiry committed
-        since it was picked): then nothing may be sent."""
+        """Record a part as in flight and count it for the throttle at ``counted_at`` (the
+        latest it may reach the network; ``now`` by default); returns the log row, or None
+        when the delivery is no longer wanted (a STOP, a cancel, an expiry committed since
+        it was picked): then nothing may be sent."""
         with self.db.transaction() as conn:
             wanted = conn.execute(
                 "SELECT 1 FROM deliveries d JOIN alerts a ON a.id = d.alert_id "
@@ -343,15 +350,20 @@ class Outbox:
             )
             cursor = conn.execute(
                 "INSERT INTO send_log (modem, at, recipient) VALUES (?, ?, ?)",
-                (modem, now, job.phone),
+                (modem, now if counted_at is None else counted_at, job.phone),
             )
             return int(cursor.lastrowid or 0)
 
-    def part_sent(self, job: Job, seq: int, reference: int | None, now: float) -> bool:
+    def part_sent(
+        self, job: Job, seq: int, reference: int | None, now: float, log_id: int | None = None
+    ) -> bool:
         """The network took the part; returns True when the whole message is out. A delivery
-        cancelled meanwhile (a STOP during the send) stays cancelled."""
+        cancelled meanwhile (a STOP during the send) stays cancelled. The part's send-log
+        row (``log_id``) now counts from ``now``, when it was known to have arrived."""
         done = seq >= job.parts
         with self.db.transaction() as conn:
+            if log_id is not None:
+                conn.execute("UPDATE send_log SET at = ? WHERE id = ?", (now, log_id))
             conn.execute(
                 "UPDATE parts SET state = 'sent', reference = ?, at = ? "
                 "WHERE delivery_id = ? AND seq = ?",
@@ -389,10 +401,20 @@ class Outbox:
                     (error, retry_at, job.delivery_id),
                 )
 
-    def part_unknown(self, job: Job, seq: int, error: str) -> None:
-        """The link died during AT+CMGS: the part may have left. It stays counted and is
-        sent again (the one duplicate a crash or an unplug may cause)."""
+    def part_unknown(
+        self,
+        job: Job,
+        seq: int,
+        error: str,
+        log_id: int | None = None,
+        counted_at: float | None = None,
+    ) -> None:
+        """The link died during AT+CMGS: the part may have left. It stays counted (from
+        ``counted_at``, the latest it may have arrived, when given) and is sent again (the
+        one duplicate a crash or an unplug may cause)."""
         with self.db.transaction() as conn:
+            if log_id is not None and counted_at is not None:
+                conn.execute("UPDATE send_log SET at = ? WHERE id = ?", (counted_at, log_id))
             conn.execute(
                 "DELETE FROM parts WHERE delivery_id = ? AND seq = ?", (job.delivery_id, seq)
             )

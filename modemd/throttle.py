@@ -1,9 +1,13 @@
 """SIM plan limits as sliding windows: never exceeded, whatever the timing.
 
 Windows slide (any 60 s, any hour, any 24 h, any 31 days), which is stricter than the calendar
-windows operators count in, so honouring them honours the plan. Parts are counted when they are
-handed to the modem, before the network answers, and the history is rebuilt from the send log
-at start, so a restart never opens a window early.
+windows operators count in, so honouring them honours the plan. The SMS centre counts a part
+when it reaches it, somewhere between the start of ``AT+CMGS`` and the network's answer, so
+each part is counted at the latest moment it can have arrived: until the answer comes, its
+start plus the longest a send may take; then the answer itself. A part may start only once
+every part that would push the window over its cap is older than the window even from the
+network's side. The history is rebuilt from the send log at start, so a restart never opens a
+window early.
 """
 
 from __future__ import annotations
@@ -56,7 +60,10 @@ def windows_from(limits: LimitsConfig) -> list[Window]:
 
 
 class _Counter:
-    """One window's entries, evicted as time passes: parts, or distinct recipients."""
+    """One window's entries, evicted as time passes: parts, or distinct recipients.
+
+    Entries are kept in time order; a part's time can move (from its in-doubt bound to its
+    answer), so they are inserted in place, searching from the newest end where they land."""
 
     def __init__(self, window: Window) -> None:
         self.window = window
@@ -65,16 +72,29 @@ class _Counter:
         self.last: dict[str, float] = {}
 
     def add(self, at: float, recipient: str) -> None:
-        self.entries.append((at, recipient))
+        entries = self.entries
+        i = len(entries)
+        while i and entries[i - 1][0] > at:
+            i -= 1
+        entries.insert(i, (at, recipient))
         self.per_recipient[recipient] += 1
-        self.last[recipient] = at
+        self.last[recipient] = max(at, self.last.get(recipient, at))
 
-    def remove_last(self, at: float, recipient: str) -> None:
+    def remove(self, at: float, recipient: str) -> bool:
         for i in range(len(self.entries) - 1, -1, -1):
             if self.entries[i] == (at, recipient):
                 del self.entries[i]
                 self._drop(recipient)
-                return
+                if recipient in self.last and self.last[recipient] == at:
+                    self.last[recipient] = self._newest(recipient)
+                return True
+        return False
+
+    def _newest(self, recipient: str) -> float:
+        for at, who in reversed(self.entries):
+            if who == recipient:
+                return at
+        raise AssertionError("a counted recipient without an entry")
 
     def evict(self, now: float) -> None:
         # Times only move forward here; a clock stepping back just keeps entries a little
@@ -134,18 +154,27 @@ class Throttle:
                     counter.add(at, recipient)
 
     def record(self, at: float, recipient: str) -> None:
-        """One part handed to the modem."""
+        """One part handed to the modem, counted at ``at``: the latest moment it may reach
+        the network (its start plus the longest a send may take, until it is answered)."""
         with self._lock:
             for counter in self._counters:
                 counter.add(at, recipient)
             self._keep.add(at, recipient)
 
+    def settle(self, recorded_at: float, answered_at: float, recipient: str) -> None:
+        """The network answered the part recorded at ``recorded_at``: it arrived by
+        ``answered_at`` at the latest, so it counts from then on."""
+        with self._lock:
+            for counter in [*self._counters, self._keep]:
+                if counter.remove(recorded_at, recipient):
+                    counter.add(answered_at, recipient)
+
     def forget(self, at: float, recipient: str) -> None:
         """A part the modem refused outright (never reached the network) no longer counts."""
         with self._lock:
             for counter in self._counters:
-                counter.remove_last(at, recipient)
-            self._keep.remove_last(at, recipient)
+                counter.remove(at, recipient)
+            self._keep.remove(at, recipient)
 
     def check(self, now: float, recipient: str, parts: int = 1) -> Verdict:
         """Whether ``parts`` more parts to ``recipient`` fit every window right now.
@@ -199,8 +228,8 @@ class Throttle:
                     clock = max(clock, verdict.reopens_at or clock)
                     verdict = probe.check(clock, recipient, parts)
                 for _ in range(parts):
-                    probe.record(clock, recipient)
                     clock += part_seconds
+                    probe.record(clock, recipient)  # counted at its answer
             return clock - now
 
 

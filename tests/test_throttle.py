@@ -111,8 +111,9 @@ def test_reconfigure_keeps_history() -> None:
 def test_estimate_matches_a_dry_run() -> None:
     throttle = Throttle(LimitsConfig(per_minute=6))
     # 3 two-part messages a minute; a message waits until both its parts fit, so each cycle
-    # lasts 62 s (the window reopens for the second oldest part): 9 cycles, then 12 s.
-    assert throttle.estimate(0.0, 30, 2, 2.0) == 9 * 62 + 12
+    # lasts 64 s (the window reopens 60 s after the answer to the second oldest part, 4 s
+    # into the cycle): 9 cycles, then 12 s.
+    assert throttle.estimate(0.0, 30, 2, 2.0) == 9 * 64 + 12
 
 
 @settings(max_examples=60, deadline=None)

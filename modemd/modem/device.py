@@ -162,6 +162,13 @@ class Modem:
         )
         return info.parse_message_reference(lines)
 
+    @property
+    def send_deadline(self) -> float:
+        """The longest one ``send_pdu`` waits: the prompt, then the network's answer."""
+        return self.config.command_timeout * 2 + max(
+            self.config.send_timeout, self._profile.send_timeout
+        )
+
     def send_sms(
         self,
         recipient: str,

@@ -59,6 +59,7 @@ class Faults:
     # Inbound SMS (sender, text) delivered right after the next "> " prompt, i.e. while the
     # host is in the middle of an AT+CMGS exchange.
     inbound_during_send: list[tuple[str, str]] = field(default_factory=list)
+    send_latencies: list[float] = field(default_factory=list)  # the next sends' answer times
     seed: int = 1
 
 
@@ -73,7 +74,8 @@ class SentSms:
     reference: int
     status_report: bool
     pdu: str
-    at: float
+    at: float  # the answer (+CMGS): the latest the network can have counted it
+    submitted_at: float = 0.0  # the PDU reached the network: the earliest it can count it
 
 
 @dataclass
@@ -94,6 +96,7 @@ class SimulatedModem:
         network: bool = True,
         signal: int = 20,
         send_latency: float | None = None,
+        send_latency_max: float | None = None,
     ) -> None:
         self.profile = profile
         self.faults = faults or Faults()
@@ -102,6 +105,9 @@ class SimulatedModem:
         self.network = network
         self.signal = signal
         self.send_latency = profile.send_latency if send_latency is None else send_latency
+        # With a maximum, each send takes a time drawn between the two (a busy cell).
+        self.send_latency_max = send_latency_max
+        self._latency_rng = random.Random(self.faults.seed + 1)
         self.sent: list[SentSms] = []
         self.on_sent: Callable[[SentSms], None] | None = None  # e.g. `modemd sim --record`
         self.commands: list[str] = []  # every command line received, for tests to inspect
@@ -318,9 +324,17 @@ class SimulatedModem:
         else:
             error = None
         self._busy = True
-        self.schedule(self.send_latency, lambda: self._submitted(submit, pdu, error))
+        latency = self.send_latency
+        if self.faults.send_latencies:
+            latency = self.faults.send_latencies.pop(0)
+        elif self.send_latency_max is not None:
+            latency = self._latency_rng.uniform(self.send_latency, self.send_latency_max)
+        submitted = time.time()
+        self.schedule(latency, lambda: self._submitted(submit, pdu, error, submitted))
 
-    def _submitted(self, submit: Submit, pdu: str, error: SimCommandError | None) -> None:
+    def _submitted(
+        self, submit: Submit, pdu: str, error: SimCommandError | None, submitted: float
+    ) -> None:
         self._busy = False
         if not self.powered:
             return
@@ -338,6 +352,7 @@ class SimulatedModem:
                 status_report=submit.status_report_requested,
                 pdu=pdu,
                 at=time.time(),
+                submitted_at=submitted,
             )
             self.sent.append(sms)
             if self.on_sent is not None:
