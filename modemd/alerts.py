@@ -165,8 +165,12 @@ def _too_long(composition: Composition, max_parts: int) -> str:
     )
 
 
+def is_unfinished_name(name: str) -> bool:
+    """Names that say "not finished yet" (dot files, *.tmp, *.part, *~): they wait in
+    ``outgoing/`` until renamed."""
+    return name.startswith(".") or name.endswith((".tmp", ".part", "~"))
+
+
 def is_alert_name(name: str) -> bool:
-    """Files the spool takes; others (dot files, *.tmp, *.part, *~) wait to be renamed."""
-    if name.startswith(".") or name.endswith((".tmp", ".part", "~")):
-        return False
-    return name.lower().endswith(ALERT_SUFFIXES)
+    """Files the spool takes as alerts; unfinished names wait to be renamed."""
+    return not is_unfinished_name(name) and name.lower().endswith(ALERT_SUFFIXES)

@@ -32,11 +32,17 @@ from watchdog.events import (
     FileSystemEvent,
     FileSystemEventHandler,
 )
-from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from modemd.alerts import AlertFileError, AlertRequest, is_alert_name, parse_alert
+from modemd.alerts import (
+    ALERT_SUFFIXES,
+    AlertFileError,
+    AlertRequest,
+    is_alert_name,
+    is_unfinished_name,
+    parse_alert,
+)
 from modemd.config import AlertsConfig
 from modemd.outbox import Outbox
 from modemd.subscribers import Registry, Subscriber
@@ -55,6 +61,7 @@ class _StopRace(logging.Filter):
 logging.getLogger("watchdog.observers.inotify").addFilter(_StopRace())
 
 SUBDIRS = ("outgoing", "done", "failed", "incoming")
+KINDS = ", ".join(ALERT_SUFFIXES[:-1]) + " or " + ALERT_SUFFIXES[-1]
 SETTLE = 1.0  # seconds a file without writer news must hold still before it is taken
 RESCAN = 2.0  # seconds between safety-net scans of outgoing/
 
@@ -76,7 +83,9 @@ class Spool:
             entries = list(os.scandir(self.outgoing))
         except FileNotFoundError:
             return []
-        return sorted(Path(e.path) for e in entries if e.is_file() and is_alert_name(e.name))
+        return sorted(
+            Path(e.path) for e in entries if e.is_file() and not is_unfinished_name(e.name)
+        )
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,14 @@ class Intake:
 
     def take(self, path: Path) -> Outcome | None:
         """Process one file; None if it vanished meanwhile (taken by someone else)."""
+        if not is_alert_name(path.name):
+            if not path.exists():
+                return None
+            return self._reject(
+                path,
+                f"not an alert file: modemd takes {KINDS} files (an alert in YAML, or its "
+                "message alone as plain text); this one was left aside unread",
+            )
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -140,13 +157,16 @@ class Intake:
             request, recipients, source_name=path.name, source_sha256=digest, now=self.clock()
         )
         assert accepted.done_name is not None
-        self._move(path, self.spool.done / accepted.done_name)
         outcome = Outcome(
             "duplicate" if accepted.duplicate else "accepted",
             path.name,
             accepted.alert_id,
             accepted.recipients,
         )
+        if not accepted.duplicate and self.on_accepted is not None:
+            # Committed: the dispatcher may start while the file is moved and synced.
+            self.on_accepted(outcome)
+        self._move(path, self.spool.done / accepted.done_name)
         if accepted.duplicate:
             log.warning(
                 "%s: alert id %s was already received as %s; not sent again",
@@ -163,8 +183,6 @@ class Intake:
                 request.composition.part_count,
                 request.priority,
             )
-            if self.on_accepted is not None:
-                self.on_accepted(outcome)
         return outcome
 
     def _recipients(self, request: AlertRequest) -> list[Subscriber]:
@@ -235,12 +253,12 @@ class SpoolWatcher:
     def start(self) -> None:
         self.spool.ensure()
         handler = _Handler(self)
-        observer: BaseObserver = PollingObserver(timeout=RESCAN) if self._polling else Observer()
         try:
+            observer = PollingObserver(timeout=RESCAN) if self._polling else _inotify_observer()
             observer.schedule(handler, str(self.spool.outgoing), recursive=False)
             observer.start()
             self.inotify = not self._polling
-        except OSError as exc:
+        except (OSError, ImportError) as exc:
             log.warning(
                 "inotify unavailable (%s); scanning %s every %g s", exc, self.spool.outgoing, RESCAN
             )
@@ -261,6 +279,8 @@ class SpoolWatcher:
 
     def event(self, event: FileSystemEvent) -> None:
         if isinstance(event, FileMovedEvent):
+            # A rename, inside outgoing/ or from another folder (then without a source):
+            # the writer is done with it, so it is complete at once.
             path = Path(os.fsdecode(event.dest_path))
             if path.parent != self.spool.outgoing:
                 return
@@ -304,7 +324,7 @@ class SpoolWatcher:
         ready: list[Path] = []
         with self._lock:
             for path, seen in list(self._seen.items()):
-                if not is_alert_name(path.name):
+                if is_unfinished_name(path.name):
                     del self._seen[path]
                     continue
                 try:
@@ -327,6 +347,14 @@ class SpoolWatcher:
                     del self._seen[path]
                     ready.append(path)
         return sorted(ready)
+
+
+def _inotify_observer() -> BaseObserver:
+    """inotify with its full events: a file renamed in from a folder we do not watch comes
+    as a move (IN_MOVED_TO), not as a creation to be waited on like a file written in place."""
+    from watchdog.observers.inotify import InotifyObserver  # Linux only
+
+    return InotifyObserver(generate_full_events=True)
 
 
 class _Handler(FileSystemEventHandler):
