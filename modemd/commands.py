@@ -24,6 +24,7 @@ from modemd.reports import (
     render_status,
 )
 from modemd.spool import Spool
+from modemd.statelock import AlreadyRunning
 from modemd.store.db import Database, StoreError, open_database
 from modemd.subscribers import Registry
 from modemd.throttle import HISTORY, Throttle, pool_estimate
@@ -62,7 +63,10 @@ def _sims(config: Config, db: Database) -> list[tuple[Throttle, float]]:
 
 # ------------------------------------------------------------------------------------ run
 def run(config: Config) -> int:
-    return Daemon(config).run()
+    try:
+        return Daemon(config).run()
+    except AlreadyRunning as exc:
+        raise Failure(str(exc)) from None
 
 
 # --------------------------------------------------------------------------------- status

@@ -33,6 +33,7 @@ from modemd.pool import Member, Pool
 from modemd.retention import purge
 from modemd.sms.pdu import Deliver, StatusReport
 from modemd.spool import Intake, Outcome, Spool, SpoolWatcher
+from modemd.statelock import StateLock
 from modemd.store.db import Database, open_database
 from modemd.subscribers import Registry
 from modemd.supervisor import Supervisor
@@ -58,12 +59,15 @@ class Daemon:
         self._reload = threading.Event()
         self._reports_lock = threading.Lock()
         self._unmatched: list[tuple[float, str, StatusReport]] = []
+        self._state_lock = StateLock(config.state_dir)
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         cfg = self.config
-        self.spool.ensure()
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        # Before anything else touches the state or the modem: one daemon per state folder.
+        self._state_lock.acquire()
+        self.spool.ensure()
         self.db = open_database(cfg.state_dir)
         self.registry = Registry(self.db)
         self.outbox = Outbox(self.db)
@@ -170,6 +174,7 @@ class Daemon:
         self.publish_status()
         if self.db is not None:
             self.db.close()
+        self._state_lock.release()
         log.info("modemd stopped")
 
     def run(self) -> int:
