@@ -520,11 +520,11 @@ class TestDeliver:
             (pdu,) = encode_deliver(name, "x", Encoding.GSM7, timestamp=TS)
             assert decode_deliver(pdu).sender == name
 
-    def test_alphanumeric_octet_counted_length(self) -> None:
-        # Encoders counting whole octets declare 14 semi-octets for 7 letters.
+    def test_alphanumeric_length_is_taken_at_its_word(self) -> None:
+        # 14 semi-octets are 8 septets (56 bits), even when the 8th is 0: an "@".
         name = gsm7.pack_septets(gsm7.encode_septets("AMELIFR")).hex().upper()
         pdu = "00" + "04" + "0ED0" + name + "0000" + "42506070809000" + "0161"
-        assert decode_deliver(pdu).sender == "AMELIFR"
+        assert decode_deliver(pdu).sender == "AMELIFR@"
 
     def test_bad_alphanumeric(self) -> None:
         with pytest.raises(CodecError, match="1 to 11"):

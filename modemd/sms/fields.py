@@ -96,14 +96,10 @@ def _read_address(r: _Reader, what: str) -> str:
     body = r.take((length + 1) // 2, what)
     ton = (toa >> 4) & 0x07
     if ton == _TON_ALPHANUMERIC:
+        # The length says exactly how many septets there are: 14 semi-octets
+        # are 8 septets, even when the 8th is 0 (an "@" ending "ABCDEFG@").
         count = length * 4 // 7
-        septets = gsm7.unpack_septets(body, count)
-        # Some encoders (gammu among them) count whole octets: a 7-character
-        # name then declares 8 septets, the last being 7 zero fill bits that
-        # would show as a trailing "@".
-        if count and count % 8 == 0 and septets[-1] == 0:
-            septets.pop()
-        return gsm7.decode_septets(septets)
+        return gsm7.decode_septets(gsm7.unpack_septets(body, count))
     digits = _semi_octets(body, length)
     return "+" + digits if ton == _TON_INTERNATIONAL and digits else digits
 

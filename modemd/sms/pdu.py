@@ -7,7 +7,12 @@ no I/O, no clock (timestamps are always passed in).
 All hex produced is uppercase; hex accepted may be any case, with whitespace.
 Anything malformed raises :class:`CodecError` (a ``ValueError``), never an
 ``IndexError`` or ``UnicodeError``: PDUs come from a serial line and may be
-cut or garbled.
+cut or garbled. A received SMS-DELIVER can instead be decoded *tolerantly*:
+user data shorter than TP-UDL says, octets after it, or a user data header
+that overruns are then noted in ``Deliver.damage`` and the text read as far
+as it goes, so that no inbound SMS (a STOP above all) is lost to a sender's
+or a network's slip. :func:`read_sender` reads the sender of a PDU that
+cannot be decoded at all.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ __all__ = [
     "encode_deliver",
     "encode_status_report",
     "encode_submit",
+    "read_sender",
     "relative_validity",
     "tpdu_length",
     "validity_from_relative",
@@ -96,6 +102,10 @@ class Deliver:
     concat: Concat | None
     smsc: str | None
     data: bytes | None = None
+    # Set by a tolerant decode: what was wrong with the PDU, and the PDU itself (as
+    # received) for the operators to look at. None for a well-formed PDU.
+    damage: str | None = None
+    pdu: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,16 +204,35 @@ def _dcs_alphabet(dcs: int) -> Encoding | None:
     return Encoding.GSM7  # 1100/1101 message waiting, 1000-1011 reserved
 
 
-def _parse_udh(header: bytes) -> Concat | None:
+class _Damage:
+    """Where decoding problems go: raised at once (strict), or noted and survived."""
+
+    def __init__(self, tolerant: bool) -> None:
+        self.tolerant = tolerant
+        self.notes: list[str] = []
+
+    def __call__(self, problem: str) -> None:
+        if not self.tolerant:
+            raise CodecError(problem)
+        self.notes.append(problem)
+
+    @property
+    def text(self) -> str | None:
+        return "; ".join(self.notes) or None
+
+
+def _parse_udh(header: bytes, damage: _Damage) -> Concat | None:
     concat: Concat | None = None
     i = 0
     while i < len(header):
         if i + 2 > len(header):
-            raise CodecError("truncated information element in the user data header")
+            damage("truncated information element in the user data header")
+            break  # what came before it still counts
         iei, length = header[i], header[i + 1]
         ied = header[i + 2 : i + 2 + length]
         if len(ied) < length:
-            raise CodecError(f"information element {iei:02X} overruns the user data header")
+            damage(f"information element {iei:02X} overruns the user data header")
+            break
         i += 2 + length
         if iei == _IEI_CONCAT_8 and length == 3:
             candidate = Concat(reference=ied[0], total=ied[1], sequence=ied[2], bits=8)
@@ -226,34 +255,51 @@ def _printable_latin1(data: bytes) -> str:
     return ""
 
 
+def _take_user_data(r: _Reader, udl: int, septets: bool, damage: _Damage) -> tuple[int, bytes]:
+    """(TP-UDL, TP-UD): what TP-UDL says; tolerantly, the TP-UDL the octets present hold."""
+    need = gsm7.packed_length(udl) if septets else udl
+    if not damage.tolerant:
+        ud = r.take(need, "user data")
+        r.expect_end()
+        return udl, ud
+    left = len(r.data) - r.pos
+    ud = r.take(min(need, left), "user data")
+    if need > left:
+        damage(f"user data shorter than TP-UDL {udl} says ({left} of {need} octets)")
+        udl = left * 8 // 7 if septets else left
+    extra = len(r.data) - r.pos
+    if extra:
+        damage(f"{extra} unexpected octet(s) after the user data")
+    return udl, ud
+
+
 def _read_user_data(
-    r: _Reader, first: int, alphabet: Encoding | None
+    r: _Reader, first: int, alphabet: Encoding | None, damage: _Damage
 ) -> tuple[str, Concat | None, bytes | None]:
     udl = r.byte("TP-UDL")
-    if alphabet is Encoding.GSM7:
-        if udl > _MAX_UD_SEPTETS:
-            raise CodecError(f"TP-UDL {udl} exceeds {_MAX_UD_SEPTETS} septets")
-        ud = r.take(gsm7.packed_length(udl), "user data")
-    else:
-        if udl > _MAX_UD_OCTETS:
-            raise CodecError(f"TP-UDL {udl} exceeds {_MAX_UD_OCTETS} octets")
-        ud = r.take(udl, "user data")
-    r.expect_end()
+    septets = alphabet is Encoding.GSM7
+    limit, unit = (_MAX_UD_SEPTETS, "septets") if septets else (_MAX_UD_OCTETS, "octets")
+    if udl > limit:
+        damage(f"TP-UDL {udl} exceeds {limit} {unit}")
+    udl, ud = _take_user_data(r, udl, septets, damage)
     concat: Concat | None = None
     header_len = 0
     if first & _UDHI:
         if not ud:
-            raise CodecError("TP-UDHI set but the user data is empty")
-        header_len = 1 + ud[0]
-        if header_len > len(ud):
-            raise CodecError(f"user data header length {ud[0]} overruns the user data")
-        concat = _parse_udh(ud[1:header_len])
+            damage("TP-UDHI set but the user data is empty")
+        elif 1 + ud[0] > len(ud):
+            # Tolerantly, the header bit is taken for a slip: all of it is text.
+            damage(f"user data header length {ud[0]} overruns the user data")
+        else:
+            header_len = 1 + ud[0]
+            concat = _parse_udh(ud[1:header_len], damage)
     body = ud[header_len:]
-    if alphabet is Encoding.GSM7:
+    if septets:
         fill = (7 - header_len * 8 % 7) % 7
         count = udl - (header_len * 8 + fill) // 7
         if count < 0:
-            raise CodecError(f"TP-UDL {udl} septets is shorter than the user data header")
+            damage(f"TP-UDL {udl} septets is shorter than the user data header")
+            count = 0
         return gsm7.decode_septets(gsm7.unpack_septets(body, count, fill)), concat, None
     if alphabet is Encoding.UCS2:
         # "replace": an odd length or a lone surrogate (a sender that split a
@@ -266,7 +312,9 @@ def _read_user_data(
 # Decoding
 
 
-def _decode_tpdu(r: _Reader, smsc: str | None) -> Deliver | Submit | StatusReport:
+def _decode_tpdu(
+    r: _Reader, smsc: str | None, tolerant: bool
+) -> Deliver | Submit | StatusReport:
     first = r.byte("first octet")
     mti = first & 0x03
     if mti == _MTI_DELIVER:
@@ -274,15 +322,17 @@ def _decode_tpdu(r: _Reader, smsc: str | None) -> Deliver | Submit | StatusRepor
         r.byte("TP-PID")
         alphabet = _dcs_alphabet(r.byte("TP-DCS"))
         timestamp = _read_timestamp(r, "TP-SCTS")
-        text, concat, data = _read_user_data(r, first, alphabet)
-        return Deliver(sender, text, timestamp, alphabet, concat, smsc, data)
+        damage = _Damage(tolerant)
+        text, concat, data = _read_user_data(r, first, alphabet, damage)
+        pdu = r.data.hex().upper() if damage.text else None
+        return Deliver(sender, text, timestamp, alphabet, concat, smsc, data, damage.text, pdu)
     if mti == _MTI_SUBMIT:
         reference = r.byte("TP-MR")
         recipient = _read_address(r, "TP-DA")
         r.byte("TP-PID")
         alphabet = _dcs_alphabet(r.byte("TP-DCS"))
         validity = _read_validity(r, first)
-        text, concat, _ = _read_user_data(r, first, alphabet)
+        text, concat, _ = _read_user_data(r, first, alphabet, _Damage(tolerant=False))
         if alphabet is None:
             raise UnsupportedPdu("8-bit data SMS-SUBMIT is not supported")
         srr = bool(first & _SRR)
@@ -298,16 +348,21 @@ def _decode_tpdu(r: _Reader, smsc: str | None) -> Deliver | Submit | StatusRepor
     raise UnsupportedPdu(f"reserved message type indicator in first octet {first:02X}")
 
 
-def decode_pdu(hex: str, *, has_smsc: bool = True) -> Deliver | Submit | StatusReport:
+def decode_pdu(
+    hex: str, *, has_smsc: bool = True, tolerant: bool = False
+) -> Deliver | Submit | StatusReport:
     """Decode a PDU as shown by ``+CMGR``/``+CMGL``/``+CMT``/``+CDS``.
 
     The message type comes from TP-MTI: 0 DELIVER, 1 SUBMIT, 2 STATUS-REPORT
-    (the SC-to-MS reading, which is what a modem stores and reports).
+    (the SC-to-MS reading, which is what a modem stores and reports). With
+    ``tolerant``, a DELIVER whose user data breaks the rules is decoded as far
+    as it goes and flagged in ``damage``; a PDU cut before its user data still
+    raises.
     """
     r = _Reader(_parse_hex(hex))
     try:
         smsc = _read_smsc(r) if has_smsc else None
-        return _decode_tpdu(r, smsc)
+        return _decode_tpdu(r, smsc, tolerant)
     except CodecError:
         raise
     except (ValueError, IndexError) as exc:  # pragma: no cover - safety net
@@ -316,16 +371,30 @@ def decode_pdu(hex: str, *, has_smsc: bool = True) -> Deliver | Submit | StatusR
         raise CodecError(f"malformed PDU: {exc}") from exc
 
 
-def _decode_as(kind: type[_T], hex: str, has_smsc: bool) -> _T:
-    msg = decode_pdu(hex, has_smsc=has_smsc)
+def _decode_as(kind: type[_T], hex: str, has_smsc: bool, tolerant: bool = False) -> _T:
+    msg = decode_pdu(hex, has_smsc=has_smsc, tolerant=tolerant)
     if not isinstance(msg, kind):
         names = {Deliver: "SMS-DELIVER", Submit: "SMS-SUBMIT", StatusReport: "SMS-STATUS-REPORT"}
         raise CodecError(f"expected an {names[kind]}, got {type(msg).__name__}")
     return msg
 
 
-def decode_deliver(hex: str, *, has_smsc: bool = True) -> Deliver:
-    return _decode_as(Deliver, hex, has_smsc)
+def decode_deliver(hex: str, *, has_smsc: bool = True, tolerant: bool = False) -> Deliver:
+    return _decode_as(Deliver, hex, has_smsc, tolerant)
+
+
+def read_sender(hex: str, *, has_smsc: bool = True) -> str | None:
+    """The sender (TP-OA) of an SMS-DELIVER PDU, however damaged what follows it is;
+    None when it cannot be read."""
+    try:
+        r = _Reader(_parse_hex(hex))
+        if has_smsc:
+            _read_smsc(r)
+        if r.byte("first octet") & 0x03 != _MTI_DELIVER:
+            return None
+        return _read_address(r, "TP-OA")
+    except (CodecError, ValueError):
+        return None
 
 
 def decode_submit(hex: str, *, has_smsc: bool = True) -> Submit:
