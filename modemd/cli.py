@@ -94,8 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name")
     add.add_argument("--commune")
     add.add_argument("--sector")
-    for verb, text in (("remove", "forget a member"), ("approve", "accept a pending request")):
-        members_sub.add_parser(verb, parents=[common], help=text).add_argument("phone")
+    members_sub.add_parser("remove", parents=[common], help="forget a member").add_argument(
+        "phone"
+    )
+    members_sub.add_parser(
+        "unsubscribe",
+        parents=[common],
+        help="record an opt-out the CCI was told of, as a STOP (the shop is told by SMS)",
+    ).add_argument("phone")
+    approve = members_sub.add_parser(
+        "approve",
+        parents=[common],
+        help="accept a pending request and tell the shop by SMS; name, commune and sector "
+        "are read from the request unless given",
+    )
+    approve.add_argument("phone")
+    approve.add_argument("--name")
+    approve.add_argument("--commune")
+    approve.add_argument("--sector")
     export = members_sub.add_parser("export", parents=[common], help="write all members to CSV")
     export.add_argument("file")
     export.add_argument(

@@ -12,6 +12,7 @@ from typing import Any
 from modemd.alerts import AlertFileError, is_alert_name, parse_alert
 from modemd.config import Config
 from modemd.daemon import Daemon, read_status
+from modemd.inbound import approve_request, unsubscribe_member
 from modemd.members_csv import CsvError, export_csv, import_csv
 from modemd.outbox import Outbox
 from modemd.phone import InvalidNumber, normalize
@@ -26,7 +27,7 @@ from modemd.reports import (
 from modemd.spool import Spool
 from modemd.statelock import AlreadyRunning
 from modemd.store.db import Database, StoreError, open_database
-from modemd.subscribers import Registry
+from modemd.subscribers import Details, Registry
 from modemd.throttle import HISTORY, Throttle, pool_estimate
 
 
@@ -295,9 +296,12 @@ def subscribers(config: Config, action: str, args: dict[str, Any]) -> int:
             if action == "remove":
                 registry.remove(phone)
                 print(f"{phone} removed (an opt-out record, if any, is kept)")
+            elif action == "unsubscribe":
+                cancelled, confirmed = unsubscribe_member(db, config.inbound, phone)
+                told = "; confirmation SMS queued: modemd run sends it" if confirmed else ""
+                print(f"{phone} unsubscribed, {cancelled} unsent SMS cancelled{told}")
             else:
-                member = registry.approve(phone)
-                print(f"{member.phone} approved: now active")
+                _approve(config, db, phone, args)
         except KeyError:
             raise UsageError(f"{phone} is not in the members list") from None
         except ValueError as exc:
@@ -305,6 +309,26 @@ def subscribers(config: Config, action: str, args: dict[str, Any]) -> int:
         return 0
     finally:
         db.close()
+
+
+def _approve(config: Config, db: Database, phone: str, args: dict[str, Any]) -> None:
+    given = Details(args["name"] or "", args["commune"] or "", args["sector"] or "")
+    approval = approve_request(db, config.inbound, phone, given)
+    m = approval.member
+    described = ", ".join(
+        f"{field} {getattr(m, field)!r}" for field in ("name", "commune", "sector")
+    )
+    guessed = f" ({', '.join(approval.guessed)} read from the request)" if approval.guessed else ""
+    print(f"{m.phone} approved: now active, {described}{guessed}")
+    print("confirmation SMS queued: modemd run sends it")
+    missing = [f"--{field}" for field in ("commune", "sector") if not getattr(m, field)]
+    if missing:
+        print(
+            f"{m.phone} has no {' and no '.join(f[2:] for f in missing)}: alerts targeted that "
+            f"way miss them (set with: modemd subscribers add {m.phone} "
+            f"{' '.join(f + ' ...' for f in missing)})",
+            file=sys.stderr,
+        )
 
 
 def _number(raw: str) -> str:

@@ -19,13 +19,13 @@ from pathlib import Path
 
 from modemd.config import InboundConfig
 from modemd.inbox import write_incoming
-from modemd.keywords import HELP, JOIN, OTHER, STOP, classify
+from modemd.keywords import HELP, JOIN, OTHER, STOP, read_sms
 from modemd.outbox import Outbox
 from modemd.phone import InvalidNumber, is_alphanumeric_or_short, normalize
 from modemd.sms.parts import compose
 from modemd.sms.pdu import Deliver
 from modemd.store.db import Database
-from modemd.subscribers import Registry
+from modemd.subscribers import Details, Registry, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ class Handled:
     forwarded: int = 0
     cancelled: int = 0  # unsent SMS to the number cancelled by a STOP
     file: Path | None = None
+    possible_optout: str = ""  # other: why a person should check whether it is a STOP
 
 
 class Inbound:
@@ -85,14 +86,21 @@ class Inbound:
                 sender = normalize(message.sender)
             except InvalidNumber:
                 robot = True  # not a number anyone can answer
-        kind, rest = classify(message.text)
+        reading = read_sms(message.text)
+        kind, rest, maybe = reading.kind, reading.rest, reading.possible_optout
         if robot:
-            kind = OTHER  # keywords from robots are not acted upon; operators see them
+            kind, maybe = OTHER, ""  # robots' keywords are not acted upon; operators see them
         outcome, cancelled, reply, forwards = "", 0, None, 0
         path = None
         if kind == OTHER:
+            note = (
+                f"possible opt-out ({maybe}); if it is one: modemd subscribers unsubscribe "
+                f"{sender}"
+                if maybe
+                else None
+            )
             path = write_incoming(
-                self.incoming, message, datetime.fromtimestamp(now, UTC), sender=sender
+                self.incoming, message, datetime.fromtimestamp(now, UTC), sender=sender, note=note
             )
         with self.db.transaction() as conn:
             if kind == STOP:
@@ -119,7 +127,7 @@ class Inbound:
                 and self.config.operator_numbers
                 and _today(conn, sender, "forwarded", now) < self.config.forward_limit_per_day
             ):
-                forwards = self._forward(conn, sender, message.text, now)
+                forwards = self._forward(conn, sender, message.text, now, bool(maybe))
             conn.execute(
                 "INSERT INTO inbound (at, phone, kind, text, replied, forwarded) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -128,14 +136,17 @@ class Inbound:
         if (replied or forwards or cancelled) and self.on_queued is not None:
             self.on_queued()  # wake the dispatcher: new SMS to send, or its current one gone
         self.counts[kind] += 1
-        handled = Handled(kind, sender, outcome, replied, forwards, cancelled, path)
+        handled = Handled(kind, sender, outcome, replied, forwards, cancelled, path, maybe)
         self._log(handled, robot)
         return handled
 
-    def _forward(self, conn: sqlite3.Connection, sender: str, text: str, now: float) -> int:
+    def _forward(
+        self, conn: sqlite3.Connection, sender: str, text: str, now: float, maybe_stop: bool
+    ) -> int:
         member = self.registry.get(sender)
         who = f"{sender} ({member.name})" if member is not None and member.name else sender
-        body = f"Alerte Commerces - SMS de {who} :\n{text.strip()}"
+        flag = "DESINSCRIPTION POSSIBLE ? " if maybe_stop else ""
+        body = f"Alerte Commerces - {flag}SMS de {who} :\n{text.strip()}"
         composition = compose(body)
         while composition.part_count > FORWARD_PARTS:
             body = body[: int(len(body) * 0.9)].rstrip() + "..."
@@ -155,11 +166,80 @@ class Inbound:
             log.info("AIDE from %s", who)
         else:
             log.info(
-                "SMS from %s saved as %s%s",
+                "SMS from %s saved as %s%s%s",
                 who,
                 handled.file.name if handled.file else "-",
                 f", forwarded to {handled.forwarded} operator(s)" if handled.forwarded else "",
+                f"; possible opt-out: {handled.possible_optout}" if handled.possible_optout else "",
             )
+
+
+@dataclass(frozen=True)
+class Approval:
+    member: Subscriber
+    guessed: tuple[str, ...]  # the fields read from the request, not given nor known before
+
+
+def approve_request(
+    db: Database,
+    config: InboundConfig,
+    phone: str,
+    given: Details,
+    now: float | None = None,
+) -> Approval:
+    """The CCI accepts a pending ADHESION: the member becomes active with its details, and
+    the ``adhesion_accepted`` reply is queued in the same transaction (see _reply_later)."""
+    registry = Registry(db)
+    number = normalize(phone)
+    now = time.time() if now is None else now
+    before = registry.get(number)
+    with db.transaction() as conn:
+        details = registry.approve_in(conn, number, given, now)
+        _reply_later(conn, db, number, config.replies["adhesion_accepted"], now)
+    member = registry.get(number)
+    assert member is not None and before is not None
+    guessed = tuple(
+        field
+        for field in ("name", "commune", "sector")
+        if getattr(details, field) and not getattr(given, field) and not getattr(before, field)
+    )
+    log.info("ADHESION of %s approved; confirmation queued", number)
+    return Approval(member, guessed)
+
+
+def unsubscribe_member(
+    db: Database, config: InboundConfig, phone: str, now: float | None = None
+) -> tuple[int, bool]:
+    """The CCI records an opt-out it was told of (a possible opt-out confirmed, a call):
+    as a STOP, every unsent SMS to the number is cancelled; a member who was receiving
+    alerts gets the ``stop`` confirmation. Returns (SMS cancelled, confirmation queued)."""
+    registry = Registry(db)
+    number = normalize(phone)
+    now = time.time() if now is None else now
+    before = registry.get(number)
+    with db.transaction() as conn:
+        cancelled = registry.unsubscribe(conn, number, "cli", now)
+        confirm = before is not None and before.status == "active"
+        if confirm:
+            _reply_later(conn, db, number, config.replies["stop"], now)
+    log.info("%s unsubscribed by the CCI, %d unsent SMS cancelled", number, cancelled)
+    return cancelled, confirm
+
+
+def _reply_later(
+    conn: sqlite3.Connection, db: Database, number: str, text: str, now: float
+) -> None:
+    """A reply queued from outside the daemon (the CLI): the daemon's dispatcher takes it
+    within a second, before any alert. It leaves from the modem the number last had a
+    reply from, when known (a reply leaves from the number that was texted)."""
+    via = conn.execute(
+        "SELECT d.modem FROM deliveries d JOIN alerts a ON a.id = d.alert_id "
+        "WHERE d.phone = ? AND a.kind = 'reply' AND d.modem IS NOT NULL "
+        "ORDER BY d.id DESC LIMIT 1",
+        (number,),
+    ).fetchone()
+    modem = via["modem"] if via else None
+    Outbox(db).queue_message(conn, number, compose(text), "reply", now, modem=modem)
 
 
 def _today(conn: sqlite3.Connection, sender: str, column: str, now: float) -> int:

@@ -11,10 +11,15 @@ from modemd.sms.pdu import Deliver
 
 
 def write_incoming(
-    folder: Path, message: Deliver, received: datetime | None = None, sender: str | None = None
+    folder: Path,
+    message: Deliver,
+    received: datetime | None = None,
+    sender: str | None = None,
+    note: str | None = None,
 ) -> Path:
-    """``From:``, ``Received:``, a blank line, the text; written whole or not at all.
-    ``sender`` is the number in E.164 when it could be normalised."""
+    """``From:``, ``Received:``, a ``Note:`` for the operators if any, a blank line, the
+    text; written whole or not at all. ``sender`` is the number in E.164 when it could be
+    normalised."""
     received = received or datetime.now(UTC)
     sender = sender or message.sender or "unknown"
     stamp = received.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -29,7 +34,8 @@ def write_incoming(
     body = (
         f"From: {sender}\n"
         f"Received: {received.astimezone(UTC).isoformat(timespec='seconds')}\n"
-        f"\n{message.text}\n"
+        + (f"Note: {note}\n" if note else "")
+        + f"\n{message.text}\n"
     )
     tmp = folder / f".{path.name}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:

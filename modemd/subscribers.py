@@ -60,6 +60,66 @@ class Subscriber:
     request: str | None = None  # what an ADHESION said, while pending
 
 
+# Trades a shopkeeper names first in an ADHESION ("Boulangerie Martin, Aurillac"), as the
+# sector to record when the registry knows none that fits. Folded key -> sector.
+TRADES: dict[str, str] = {
+    fold(t): t
+    for t in (
+        "boulangerie", "pâtisserie", "boulangerie-pâtisserie", "boucherie", "charcuterie",
+        "boucherie-charcuterie", "traiteur", "poissonnerie", "fromagerie", "épicerie",
+        "supérette", "supermarché", "primeur", "caviste", "tabac", "tabac-presse", "presse",
+        "librairie", "papeterie", "bijouterie", "horlogerie", "pharmacie", "parapharmacie",
+        "opticien", "optique", "fleuriste", "garage", "station-service", "coiffure", "coiffeur",
+        "esthétique", "pressing", "quincaillerie", "bricolage", "droguerie", "cordonnerie",
+        "chaussures", "vêtements", "prêt-à-porter", "bar", "café", "restaurant", "brasserie",
+        "pizzeria", "hôtel", "banque", "assurance", "agence immobilière", "auto-école",
+        "informatique", "téléphonie", "électroménager", "ameublement", "jouets", "animalerie",
+        "jardinerie", "bureau de tabac",
+    )
+}
+# "<name>, <commune>" or "<name> - <commune>"
+_COMMUNE_AFTER = re.compile(r"^(?P<name>.+?)\s*(?:,|\s-\s)\s*(?P<commune>[^,]+?)\W*$")
+
+
+@dataclass(frozen=True)
+class Details:
+    name: str = ""
+    commune: str = ""
+    sector: str = ""
+
+
+def guess_details(request: str, communes: list[str], sectors: list[str]) -> Details:
+    """Name, commune and trade read from what an ADHESION said, such as "Boulangerie Martin,
+    Aurillac": the commune after the last comma (or " - "), or a commune the registry knows
+    at the end ("Garage Roux à Murat"); the trade from the first words, a sector the
+    registry knows or else a common trade. Known communes and sectors come back spelled as
+    the registry has them, so targeting finds the member. What cannot be read stays empty."""
+    text = " ".join(request.split()).strip(" .;:")
+    known_communes = {fold(c): c for c in communes if c}
+    known_sectors = {fold(s): s for s in sectors if s}
+    name, commune = text, ""
+    split = _COMMUNE_AFTER.match(text)
+    if split:
+        name, commune = split["name"].strip(), split["commune"].strip()
+    else:
+        words = text.split()
+        for start in range(1, len(words)):  # the longest known commune ending the text
+            if fold(" ".join(words[start:])) in known_communes:
+                name, commune = " ".join(words[:start]), " ".join(words[start:])
+                if fold(words[start - 1]) == "a" and start > 1:  # "... à Murat"
+                    name = " ".join(words[: start - 1])
+                break
+    commune = known_communes.get(fold(commune), commune)
+    sector = ""
+    words = name.split()
+    for end in range(len(words), 0, -1):  # the longest known trade starting the name
+        key = fold(" ".join(words[:end]))
+        sector = known_sectors.get(key) or TRADES.get(key, "")
+        if sector:
+            break
+    return Details(name.strip(" ,-"), commune, sector)
+
+
 class Registry:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -75,8 +135,8 @@ class Registry:
         source: str = "cli",
         now: float | None = None,
     ) -> tuple[Subscriber, str]:
-        """Insert or update a member; returns it and "added", "updated" or "kept
-        unsubscribed" (a number that sent STOP stays unsubscribed)."""
+        """Insert or update a member; returns it and "added", "updated", "unchanged" or
+        "kept unsubscribed" (a number that sent STOP stays unsubscribed)."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         number = normalize(phone)
@@ -120,26 +180,66 @@ class Registry:
             )
         return [_subscriber(row) for row in rows]
 
-    def approve(self, phone: str, now: float | None = None) -> Subscriber:
-        """A pending request accepted by the CCI."""
+    def approve(
+        self,
+        phone: str,
+        *,
+        name: str | None = None,
+        commune: str | None = None,
+        sector: str | None = None,
+        now: float | None = None,
+    ) -> Subscriber:
+        """A pending request accepted by the CCI (see :meth:`approve_in`)."""
         number = normalize(phone)
-        now = time.time() if now is None else now
         with self.db.transaction() as conn:
-            row = conn.execute(
-                "SELECT status FROM subscribers WHERE phone = ?", (number,)
-            ).fetchone()
-            if row is None:
-                raise KeyError(number)
-            if row["status"] != "pending":
-                raise ValueError(f"{number} is {row['status']}, not pending")
-            conn.execute(
-                "UPDATE subscribers SET status = 'active', consent_source = 'approval', "
-                "consent_at = ?, updated_at = ? WHERE phone = ?",
-                (now, now, number),
-            )
+            self.approve_in(conn, number, Details(name or "", commune or "", sector or ""), now)
         found = self.get(number)
         assert found is not None
         return found
+
+    def approve_in(
+        self, conn: sqlite3.Connection, number: str, given: Details, now: float | None = None
+    ) -> Details:
+        """Inside the caller's transaction: the pending member becomes active, with the
+        details given, else those it has, else those read from its request. Returns them."""
+        now = time.time() if now is None else now
+        row = conn.execute("SELECT * FROM subscribers WHERE phone = ?", (number,)).fetchone()
+        if row is None:
+            raise KeyError(number)
+        if row["status"] != "pending":
+            raise ValueError(f"{number} is {row['status']}, not pending")
+        known = {
+            column: [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT {column} FROM subscribers WHERE {column} != '' "
+                    f"GROUP BY {column} ORDER BY COUNT(*) DESC"
+                )
+            ]
+            for column in ("commune", "sector")
+        }
+        guessed = guess_details(row["request_text"] or "", known["commune"], known["sector"])
+        details = Details(
+            given.name or row["name"] or guessed.name,
+            given.commune or row["commune"] or guessed.commune,
+            given.sector or row["sector"] or guessed.sector,
+        )
+        conn.execute(
+            "UPDATE subscribers SET status = 'active', consent_source = 'approval', "
+            "consent_at = ?, name = ?, commune = ?, sector = ?, commune_key = ?, "
+            "sector_key = ?, updated_at = ? WHERE phone = ?",
+            (
+                now,
+                details.name,
+                details.commune,
+                details.sector,
+                fold(details.commune),
+                fold(details.sector),
+                now,
+                number,
+            ),
+        )
+        return details
 
     def remove(self, phone: str) -> None:
         """Forget a member (the CCI's decision). An opt-out record, if any, is kept."""

@@ -19,9 +19,15 @@ from modemd.modem.at import AtEngine
 from modemd.modem.errors import CmeError, CmsError, CommandFailed, ModemError
 from modemd.modem.info import ModemStatus
 from modemd.sms.parts import Reassembler
-from modemd.sms.pdu import CodecError, Deliver, StatusReport, decode_pdu
+from modemd.sms.pdu import CodecError, Deliver, StatusReport, decode_pdu, read_sender
 
 log = logging.getLogger(__name__)
+
+
+class KeepForLater(Exception):
+    """Raised by a handler that cannot take a message now for a reason already said elsewhere
+    (a full disk): the message stays on the modem, without a traceback in the log."""
+
 
 SmsHandler = Callable[[Deliver], None]
 ReportHandler = Callable[[StatusReport], None]
@@ -87,11 +93,15 @@ class Receiver:
     def take(self, pdu: str, location: tuple[str, int] | None) -> None:
         """Decode, reassemble, hand over, then delete what was stored."""
         try:
-            message = decode_pdu(pdu)
+            # Tolerant: a slip in the user data must not cost a STOP; what was wrong is
+            # kept with the message.
+            message = decode_pdu(pdu, tolerant=True)
         except CodecError as exc:
             log.error("undecodable SMS PDU %s: %s", pdu, exc)
             self._hand_over(_undecodable(pdu, str(exc)), [location] if location else [])
             return
+        if isinstance(message, Deliver) and message.damage:
+            log.warning("damaged SMS PDU from %s (%s): %s", message.sender, message.damage, pdu)
         if isinstance(message, StatusReport):
             if self._on_report is not None:
                 self._on_report(message)
@@ -129,6 +139,9 @@ class Receiver:
     def _hand_over(self, message: Deliver, locations: list[tuple[str, int]]) -> None:
         try:
             self._on_sms(message)
+        except KeepForLater as exc:
+            log.debug("inbound SMS kept on the modem: %s", exc)
+            return
         except Exception:
             # Not deleted: the next sweep hands it over again.
             log.exception("inbound SMS handler failed; message kept on the modem")
@@ -151,12 +164,15 @@ def _group_key(message: Deliver) -> tuple[str, int, int] | None:
 
 
 def _undecodable(pdu: str, reason: str) -> Deliver:
-    """A stand-in so an undecodable SMS still reaches the operators instead of vanishing."""
+    """A stand-in so an undecodable SMS still reaches the operators instead of vanishing:
+    its sender when that much can be read, and its raw PDU."""
     return Deliver(
-        sender="",
-        text=f"(SMS illisible: {reason}; PDU {pdu})",
+        sender=read_sender(pdu) or "",
+        text=f"(SMS illisible: {reason})",
         timestamp=datetime.now(UTC),
         encoding=None,
         concat=None,
         smsc=None,
+        damage=reason,
+        pdu="".join(pdu.split()).upper(),
     )

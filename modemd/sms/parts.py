@@ -195,7 +195,11 @@ def _merge(parts: dict[int, Deliver], total: int) -> Deliver:
     data: bytes | None = None
     if all(p is not None and p.data is not None for p in ordered):
         data = b"".join(p.data for p in present if p.data is not None)
-    return dataclasses.replace(head, text=text, encoding=encoding, concat=None, data=data)
+    # A damaged part flags the whole message; the raw PDUs are those of single parts only.
+    damage = "; ".join(p.damage for p in present if p.damage) or None
+    return dataclasses.replace(
+        head, text=text, encoding=encoding, concat=None, data=data, damage=damage, pdu=None
+    )
 
 
 class Reassembler:
