@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -25,7 +28,7 @@ from modemd.reports import (
     render_status,
 )
 from modemd.spool import Spool
-from modemd.statelock import AlreadyRunning
+from modemd.statelock import AlreadyRunning, running_pid
 from modemd.store.db import Database, StoreError, open_database
 from modemd.subscribers import Details, Registry
 from modemd.throttle import HISTORY, Throttle, pool_estimate
@@ -178,34 +181,114 @@ def _drop(config: Config, path: Path, data: bytes, as_json: bool) -> int:
     while (spool.outgoing / name).exists():
         name = f"{path.stem}-{n}{path.suffix}"
         n += 1
+    # What is already there under this name belongs to earlier drops, not to this one.
+    earlier = _outcome_files(spool, name)
+    mark = _audit_mark(config)
     tmp = spool.outgoing / f".{name}.tmp"
     tmp.write_bytes(data)
     os.replace(tmp, spool.outgoing / name)  # the documented way: write aside, rename in
-    outcome = _wait_outcome(spool, name, timeout=10.0)
+    pid = running_pid(config.state_dir)
+    if pid is None:
+        outcome: dict[str, Any] = {"state": "queued", "daemon": None}
+    else:
+        outcome = _wait_outcome(config, spool, name, (earlier, mark), timeout=10.0)
+        outcome["daemon"] = pid
+    state = outcome["state"]
     if as_json:
         print(json.dumps({"file": name, **outcome}, ensure_ascii=False))
-    elif outcome["state"] == "accepted":
-        print(f"accepted as alert {outcome['alert_id']} ({outcome['file']})")
-    elif outcome["state"] == "rejected":
+    elif state == "accepted":
+        print(
+            f"accepted as alert {outcome['alert_id']} for {outcome['recipients']} "
+            f"recipient(s) (done/{outcome['done']})"
+        )
+    elif state == "duplicate":
+        print(
+            f"not sent again: the id {outcome['key']!r} was already sent as alert "
+            f"{outcome['alert_id']} (this file: done/{outcome['done']})"
+        )
+    elif state == "rejected":
         print(f"rejected: {outcome['reason']}", file=sys.stderr)
+    elif pid is None:
+        print(
+            f"queued as outgoing/{name}; no modemd daemon is running, so it is sent when "
+            "one starts (modemd run, or systemctl start modemd)"
+        )
     else:
-        print(f"queued as outgoing/{name}; it is sent when modemd runs")
-    return 2 if outcome["state"] == "rejected" else 0  # the file was bad input
+        print(
+            f"queued as outgoing/{name}; the daemon (PID {pid}) has not taken it yet: "
+            "see modemd status and its log"
+        )
+    return 2 if state == "rejected" else 0  # the file was bad input
 
 
-def _wait_outcome(spool: Spool, name: str, timeout: float) -> dict[str, Any]:
+def _outcome_files(spool: Spool, name: str) -> dict[str, int]:
+    """The files in done/ and failed/ that an intake of ``name`` may produce (done/
+    ``<time>_<alert id>_<name>``, failed/ ``<name>[.N].error``), with their inode: a repeat
+    within the same second replaces a done/ file of the same name."""
+    rejected = re.compile(re.escape(name) + r"(\.\d+)?\.error")
+    found: dict[str, int] = {}
+    for folder, match in (
+        (spool.done, lambda n: n.endswith(f"_{name}")),
+        (spool.failed, rejected.fullmatch),
+    ):
+        for entry in os.scandir(folder):
+            if match(entry.name):
+                with contextlib.suppress(FileNotFoundError):
+                    found[f"{folder.name}/{entry.name}"] = entry.inode()
+    return found
+
+
+def _wait_outcome(
+    config: Config, spool: Spool, name: str, before: tuple[dict[str, int], int], timeout: float
+) -> dict[str, Any]:
+    earlier, mark = before
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = sorted(spool.done.glob(f"*_{name}"))
-        for candidate in done:
-            if not (spool.outgoing / name).exists():
-                alert_id = candidate.name.split("_", 2)[1]
-                return {"state": "accepted", "alert_id": alert_id, "file": candidate.name}
-        error = spool.failed / f"{name}.error"
-        if error.exists() and not (spool.outgoing / name).exists():
-            return {"state": "rejected", "reason": error.read_text(encoding="utf-8").strip()}
+        if not (spool.outgoing / name).exists():
+            now = _outcome_files(spool, name)
+            for new in sorted(k for k, inode in now.items() if earlier.get(k) != inode):
+                folder, file = new.split("/", 1)
+                if folder == "failed":
+                    reason = (spool.failed / file).read_text(encoding="utf-8").strip()
+                    return {"state": "rejected", "reason": reason}
+                return _accepted(config, file, name, mark)
         time.sleep(0.05)
     return {"state": "queued"}
+
+
+def _audit_mark(config: Config) -> int:
+    """The last audit entry before a drop: what the intake records after it is this drop's."""
+    db = _db(config)
+    try:
+        row = db.one("SELECT MAX(id) AS id FROM audit")
+    finally:
+        db.close()
+    return int(row["id"] or 0) if row else 0
+
+
+def _accepted(config: Config, done_name: str, name: str, mark: int) -> dict[str, Any]:
+    """This drop's alert, or the earlier alert of the same `id` it repeats (the intake's
+    audit entry for this file says which)."""
+    alert_id = done_name.split("_", 2)[1]
+    db = _db(config)
+    try:
+        events = db.query(
+            "SELECT event, detail FROM audit WHERE id > ? AND alert_id = ? "
+            "AND event IN ('accepted', 'duplicate') ORDER BY id DESC",
+            (mark, alert_id),
+        )
+        recipients = db.one("SELECT COUNT(*) AS n FROM deliveries WHERE alert_id = ?", (alert_id,))
+    finally:
+        db.close()
+    outcome: dict[str, Any] = {"alert_id": alert_id, "done": done_name}
+    for event in events:
+        detail = json.loads(event["detail"])
+        if detail.get("source") != name:
+            continue
+        if event["event"] == "duplicate":
+            return {"state": "duplicate", "key": detail.get("key"), **outcome}
+        break
+    return {"state": "accepted", "recipients": int(recipients["n"]) if recipients else 0, **outcome}
 
 
 def alert_list(config: Config, as_json: bool, limit: int) -> int:
@@ -259,12 +342,26 @@ def alert_show(config: Config, alert_id: str, as_json: bool) -> int:
 def alert_cancel(config: Config, alert_id: str) -> int:
     db = _db(config)
     try:
-        cancelled = Outbox(db).cancel(alert_id)
+        before = progress(db, alert_id=alert_id, limit=1)
+        cancelled = Outbox(db).cancel(alert_id, by=f"cli:{getpass.getuser()}")
+        after = progress(db, alert_id=alert_id, limit=1)
     except KeyError:
         raise UsageError(f"no alert {alert_id!r} (see modemd alert list)") from None
     finally:
         db.close()
-    print(f"alert {alert_id} cancelled: {cancelled} recipient(s) will not get it")
+    if before and before[0].state != "active":
+        print(f"alert {before[0].alert_id} is already {before[0].state}: nothing left to cancel")
+        return 0
+    alert = after[0]
+    begun = (
+        f"; {alert.unsent} message(s) already begun are being finished (the whole SMS is "
+        "the unit)"
+        if alert.unsent
+        else ""
+    )
+    print(
+        f"alert {alert.alert_id} cancelled: {cancelled} recipient(s) will not get it{begun}"
+    )
     return 0
 
 

@@ -60,6 +60,7 @@ class Daemon:
         self._reports_lock = threading.Lock()
         self._unmatched: list[tuple[float, str, StatusReport]] = []
         self._state_lock = StateLock(config.state_dir)
+        self._audit_seen: int | None = None  # audit entries the log has been told about
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -262,6 +263,32 @@ class Daemon:
                 self.notices.event(
                     f"alerte {alert_id} expirée: {cancelled} destinataire(s) non servi(s)"
                 )
+        self._log_cancellations()
+
+    def _log_cancellations(self) -> None:
+        """`modemd alert cancel` writes to the database from another process: the daemon's
+        log says it too, from the audit trail."""
+        assert self.db is not None
+        last = self.db.one("SELECT MAX(id) AS id FROM audit")
+        upto = int(last["id"] or 0) if last else 0
+        if self._audit_seen is None or upto <= self._audit_seen:
+            self._audit_seen = upto  # at start: what was cancelled before is old news
+            return
+        for row in self.db.query(
+            "SELECT alert_id, detail FROM audit WHERE id > ? AND id <= ? "
+            "AND event = 'cancelled' ORDER BY id",
+            (self._audit_seen, upto),
+        ):
+            detail = json.loads(row["detail"] or "{}")
+            log.warning(
+                "alert %s cancelled by %s: %s recipient(s) left out, %s begun message(s) "
+                "being finished",
+                row["alert_id"],
+                detail.get("by", "?"),
+                detail.get("cancelled", "?"),
+                detail.get("begun", 0),
+            )
+        self._audit_seen = upto
 
     def queue_snapshot(self) -> dict[str, int]:
         assert self.db is not None

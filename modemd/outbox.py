@@ -255,11 +255,16 @@ class Outbox:
         each) rather than one join sorted over every delivery: this runs before every SMS.
         ``accept`` lets the pool leave a delivery to another modem (its recipient already
         counted on that SIM, a reply pinned to the modem that was texted).
+
+        A cancelled or expired alert still has the messages it had begun (a part already on
+        the phone): those are finished, the whole SMS being the unit.
         """
         with self._claims_lock:
             alerts = self.db.query(
-                "SELECT id, text, encoding, parts, expires_at, priority FROM alerts "
-                "WHERE state = 'active' ORDER BY priority, created_at"
+                "SELECT id, text, encoding, parts, expires_at, priority, state FROM alerts "
+                "WHERE state = 'active' OR id IN (SELECT alert_id FROM deliveries "
+                "INDEXED BY deliveries_unsent WHERE state IN ('queued', 'sending')) "
+                "ORDER BY priority, created_at"
             )
             for alert in alerts:
                 rows = self.db.query(
@@ -271,12 +276,25 @@ class Outbox:
                 for row in rows:
                     if row["id"] in self._claims:
                         continue
+                    if alert["state"] != "active" and not row["parts_sent"]:
+                        # Its first part was refused after the alert ended: nothing of it
+                        # reached the phone, so it is cancelled like the others.
+                        self._drop_unbegun(row["id"], alert["state"])
+                        continue
                     job = _job(row, alert)
                     if accept is not None and not accept(job):
                         continue
                     self._claims[job.delivery_id] = modem
                     return job
         return None
+
+    def _drop_unbegun(self, delivery_id: int, alert_state: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET state = 'cancelled', last_error = ? "
+                "WHERE id = ? AND state IN ('queued', 'sending') AND parts_sent = 0",
+                (alert_state, delivery_id),
+            )
 
     def release(self, job: Job) -> None:
         with self._claims_lock:
@@ -310,13 +328,18 @@ class Outbox:
         return float(row["t"]) if row is not None and row["t"] is not None else None
 
     def still_wanted(self, delivery_id: int) -> bool:
-        """False once the alert was cancelled or expired, or the number unsubscribed."""
+        """False once the number unsubscribed, or the alert was cancelled or expired before
+        any part of this message left (a begun message is finished)."""
         row = self.db.one(
-            "SELECT d.state AS d, a.state AS a FROM deliveries d JOIN alerts a "
+            "SELECT d.state AS d, d.parts_sent, a.state AS a FROM deliveries d JOIN alerts a "
             "ON a.id = d.alert_id WHERE d.id = ?",
             (delivery_id,),
         )
-        return row is not None and row["a"] == "active" and row["d"] in UNSENT
+        return (
+            row is not None
+            and row["d"] in UNSENT
+            and (row["a"] == "active" or row["parts_sent"] > 0)
+        )
 
     def begin_part(
         self,
@@ -334,7 +357,8 @@ class Outbox:
         with self.db.transaction() as conn:
             wanted = conn.execute(
                 "SELECT 1 FROM deliveries d JOIN alerts a ON a.id = d.alert_id "
-                "WHERE d.id = ? AND d.state IN ('queued', 'sending') AND a.state = 'active'",
+                "WHERE d.id = ? AND d.state IN ('queued', 'sending') "
+                "AND (a.state = 'active' OR d.parts_sent > 0)",  # a begun message is finished
                 (job.delivery_id,),
             ).fetchone()
             if wanted is None:
@@ -464,7 +488,12 @@ class Outbox:
             conn.execute(
                 "UPDATE alerts SET state = 'cancelled', finished_at = ? WHERE id = ?", (now, real)
             )
-            _audit(conn, now, "cancelled", real, None, {"by": by, "cancelled": n})
+            begun = conn.execute(  # begun messages, being finished
+                "SELECT COUNT(*) FROM deliveries WHERE alert_id = ? AND state IN ('queued', "
+                "'sending')",
+                (real,),
+            ).fetchone()[0]
+            _audit(conn, now, "cancelled", real, None, {"by": by, "cancelled": n, "begun": begun})
         return n
 
     def counts(self, alert_id: str) -> tuple[int, int]:
@@ -519,9 +548,11 @@ def _mark_failed(
 
 
 def _cancel_unsent(conn: sqlite3.Connection, alert_id: str, reason: str) -> int:
+    """Cancel the messages not begun. One with a part on the phone, or its first part in
+    the modem now, is finished: the whole SMS is the unit, never half of it."""
     cursor = conn.execute(
         "UPDATE deliveries SET state = 'cancelled', last_error = ? "
-        "WHERE alert_id = ? AND state IN ('queued', 'sending')",
+        "WHERE alert_id = ? AND state = 'queued' AND parts_sent = 0",
         (reason, alert_id),
     )
     return cursor.rowcount

@@ -191,8 +191,10 @@ def test_cancel_stops_what_is_unsent(harness: Callable[..., Harness]) -> None:
     cancelled = h.daemon.outbox.cancel(alert_id)
     assert cancelled > 0
     sent_then = len(h.sim.sent())
-    # At most the part in flight finishes (the rest of that message is cancelled too).
-    assert not h.wait(lambda: len(h.sim.sent()) > sent_then + 1, timeout=0.5)
+    parts = h.alerts()[0]["parts"]
+    # At most the message in flight finishes, whole (the SMS is the unit, never half of it).
+    assert not h.wait(lambda: len(h.sim.sent()) > sent_then + parts, timeout=0.5)
+    assert h.wait(lambda: len(h.sim.sent()) % parts == 0)
     assert h.alert_state(alert_id) == "cancelled"
 
 
