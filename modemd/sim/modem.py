@@ -49,6 +49,10 @@ class Faults:
     # recipient -> CMS code answered to its AT+CMGS; -1: a plain ERROR
     fail_numbers: dict[str, int] = field(default_factory=dict)
     hang_commands: tuple[str, ...] = ()  # commands (by prefix) that never get an answer
+    # Commands (whole lines) answered with a plain ERROR, as firmware that lacks them does
+    # (e.g. the read form AT+CMEE? on some modems).
+    refuse_commands: tuple[str, ...] = ()
+    lose_cmti: bool = False  # new SMS are stored but their +CMTI is lost (line noise)
     hang_cleared_by_reset: bool = False  # a wedged SMS stack that AT+CFUN=1,1 cures
     silent: bool = False  # a hung modem: swallows everything until power-cycled
     byte_at_a_time: bool = False  # output delivered one byte per write
@@ -124,6 +128,7 @@ class SimulatedModem:
         self._prompt_length: int | None = None
         self._pdu = bytearray()
         self.powered = False
+        self._boot = 0
         self._reset_settings()
         self.pin_state = "READY"
         self.pin_attempts = 3
@@ -139,8 +144,20 @@ class SimulatedModem:
         self.noise = self.profile.noise_interval > 0
         self.reg_urc = 0
 
+    def _after(self, delay: float, step: Callable[[], None]) -> None:
+        """A delayed step of this power cycle only: a modem that restarts meanwhile never
+        gives the answers it owed before (they must not reach the host's next session)."""
+        boot = self._boot
+
+        def run() -> None:
+            if self._boot == boot:
+                step()
+
+        self.schedule(delay, run)
+
     def power_on(self) -> None:
         """Boot: settings back to defaults, the SIM locked again if it has a PIN, banners."""
+        self._boot += 1
         self.powered = True
         self.faults.silent = False
         if self.faults.hang_cleared_by_reset:
@@ -156,7 +173,7 @@ class SimulatedModem:
             if line != "+CPIN: READY" or self.pin_state == "READY":
                 self._urc(line)
         if self.noise:
-            self.schedule(self.profile.noise_interval, self._noise_tick)
+            self._after(self.profile.noise_interval, self._noise_tick)
 
     def power_off(self) -> None:
         self.powered = False
@@ -206,7 +223,7 @@ class SimulatedModem:
         if line.upper().startswith(tuple(c.upper() for c in self.faults.hang_commands)):
             return
         upper = line.upper()
-        if not upper.startswith("AT"):
+        if not upper.startswith("AT") or upper in (c.upper() for c in self.faults.refuse_commands):
             self._final("ERROR")
             return
         name, kind, arg = parse_command(line)
@@ -235,7 +252,7 @@ class SimulatedModem:
                 delay = max(delay, self.faults.late_once.pop(prefix))
         if delay:
             self._busy = True
-            self.schedule(delay, lambda: self._late(lines or []))
+            self._after(delay, lambda: self._late(lines or []))
         else:
             self._respond(lines)
 
@@ -298,7 +315,7 @@ class SimulatedModem:
             return
         if not self._busy and self._prompt_length is None:
             self._urc(self._rng.choice(self.profile.noise_lines))
-        self.schedule(self.profile.noise_interval, self._noise_tick)
+        self._after(self.profile.noise_interval, self._noise_tick)
 
     # ---------------------------------------------------------------------------- sending
     def _submit(self, length: int, pdu: str) -> None:
@@ -330,7 +347,7 @@ class SimulatedModem:
         elif self.send_latency_max is not None:
             latency = self._latency_rng.uniform(self.send_latency, self.send_latency_max)
         submitted = time.time()
-        self.schedule(latency, lambda: self._submitted(submit, pdu, error, submitted))
+        self._after(latency, lambda: self._submitted(submit, pdu, error, submitted))
 
     def _submitted(
         self, submit: Submit, pdu: str, error: SimCommandError | None, submitted: float
@@ -399,7 +416,7 @@ class SimulatedModem:
             return
         mem = self.profile.cmti_storage or self.cpms[2]
         index = self._store(mem, pdu)
-        if index is not None and self.powered and mode and mt == 1:
+        if index is not None and self.powered and mode and mt == 1 and not self.faults.lose_cmti:
             self._urc(f'+CMTI: "{mem}",{index}')
 
     def inject_status_report(self, reference: int, recipient: str, status: int) -> None:
