@@ -6,7 +6,9 @@ The decision is made on the line's text alone (its prefix and the command in fli
 timing, so a ``+CMTI`` in the middle of an ``AT+CMGS`` exchange or three in one burst are each
 delivered. The waiter for a command is registered before the command is written, every wait
 has a timeout, and after a timeout the engine resynchronises on a marker reply so a late answer
-can never be taken for the answer to the next command.
+can never be taken for the answer to the next command. The marker is a query whose answer line
+nothing else asks for; a modem whose firmware refuses it (``ERROR``) is answering, and the next
+marker of the list is used instead.
 """
 
 from __future__ import annotations
@@ -79,9 +81,14 @@ URC_WORDS = frozenset({"RING", "RDY", "SMS DONE", "PB DONE", "+PACSP0", "+PACSP1
 # URCs whose header line is followed by one PDU line that belongs to them.
 TWO_LINE_URCS: tuple[str, ...] = ("+CMT:", "+CDS:")
 
-# The resynchronisation marker: a query every 27.007 modem answers with a line of its own.
-_SYNC_COMMAND = "AT+CMEE?"
-_SYNC_PREFIX = "+CMEE:"
+# Resynchronisation markers, in order of preference: queries answered with a line of their
+# own. Not every firmware implements every read form (some refuse AT+CMEE?), so a refused
+# marker gives way to the next; AT+CSQ, which every modem answers, is the last resort (last
+# because health checks send it too, and a late answer to one could pass for the marker).
+DEFAULT_MARKERS: tuple[str, ...] = ("AT+CMEE?", "AT+CSCS?", "AT+CSQ")
+RESYNC_ATTEMPTS = 3  # markers left unanswered before the modem is declared silent
+RESYNC_TIMEOUT = 2.0  # seconds each waits
+_REFUSALS = 2  # refusals of one marker before the next is tried (one may be a late ERROR)
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,7 @@ class _Pending:
     synced: bool = False
     sync_seen: int = 0  # marker lines seen so far (resynchronisation)
     sync_needed: int = 1
+    refused: bool = False  # an error final result came instead of the marker line
     prompt: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -200,7 +208,11 @@ class AtEngine:
         transport: Transport,
         on_urc: UrcHandler,
         on_lost: LostHandler | None = None,
+        markers: tuple[str, ...] = DEFAULT_MARKERS,
     ) -> None:
+        if not markers:
+            raise ValueError("at least one resynchronisation marker is needed")
+        self._markers = list(markers)  # the one that works first
         self._transport = transport
         self._on_urc = on_urc
         self._on_lost = on_lost
@@ -218,6 +230,11 @@ class AtEngine:
     @property
     def lost(self) -> ModemError | None:
         return self._lost
+
+    @property
+    def markers(self) -> tuple[str, ...]:
+        """The resynchronisation markers, the one this modem answers first."""
+        return tuple(self._markers)
 
     def close(self) -> None:
         self._stop.set()
@@ -283,31 +300,57 @@ class AtEngine:
             self._unregister()
             return self._result(pending, command, Stage.SEND)
 
-    def resync(self, attempts: int = 3, timeout: float = 2.0) -> None:
+    def resync(self, attempts: int = RESYNC_ATTEMPTS, timeout: float = RESYNC_TIMEOUT) -> None:
         """Make sure the next reply read is the reply to the next command written."""
         with self._lock:
             self._resync_locked(attempts, timeout)
 
-    def _resync_locked(self, attempts: int = 3, timeout: float = 2.0) -> None:
+    def _resync_locked(
+        self, attempts: int = RESYNC_ATTEMPTS, timeout: float = RESYNC_TIMEOUT
+    ) -> None:
         # Modems answer in order, so everything before our marker line is a late reply to an
         # earlier command and is dropped; the final result after the marker closes the gap.
-        # Attempt k waits for the k-th marker line: if an earlier marker is answered late,
-        # its answer must not be mistaken for this one's, leaving this one's answer to be
-        # taken for the reply to the next command.
+        # The k-th marker written waits for the k-th marker line: if an earlier marker is
+        # answered late, its answer must not be mistaken for this one's, leaving this one's
+        # answer to be taken for the reply to the next command.
         # ESC first: a modem left waiting for a PDU after '> ' (its host killed mid-send)
         # would otherwise swallow the marker as PDU text. In command mode it is ignored.
-        pending = self._register(_Pending(_SYNC_COMMAND, _SYNC_PREFIX, sync=True))
+        # An error instead of the marker line is an answer, not silence: after _REFUSALS of
+        # them (the first may be a late ERROR to the command that timed out) the next marker
+        # is tried. Only markers left unanswered count towards ``attempts``.
+        pending = self._register(_Pending(self._markers[0], None, sync=True, sync_needed=0))
+        unanswered = refusals = tried = 0
         try:
-            for attempt in range(1, attempts + 1):
+            while unanswered < attempts:
                 if self._lost is not None:
                     raise self._lost
+                marker = self._markers[0]
                 with self._state:
-                    pending.sync_needed = attempt
-                self._write(ESC + _SYNC_COMMAND.encode("ascii") + b"\r")
-                if pending.done.wait(timeout):
-                    if pending.error is not None:
-                        raise pending.error
+                    if pending.command != marker:
+                        pending.command, pending.sync_seen, pending.sync_needed = marker, 0, 0
+                    pending.prefix = response_prefix(marker)
+                    pending.sync_needed += 1
+                    pending.refused = False
+                    pending.done.clear()
+                self._write(ESC + marker.encode("ascii") + b"\r")
+                if not pending.done.wait(timeout):
+                    unanswered += 1
+                    continue
+                if pending.error is not None:
+                    raise pending.error
+                if not pending.refused:
                     return
+                refusals += 1
+                if refusals >= _REFUSALS:
+                    log.debug("modem refuses the marker %s; trying the next", marker)
+                    refusals, tried = 0, tried + 1
+                    if tried >= len(self._markers):
+                        raise CommandFailed(
+                            f"every resynchronisation marker ({', '.join(self._markers)}) on "
+                            f"{self._transport.name}",
+                            stage=Stage.INIT,
+                        )
+                    self._markers.append(self._markers.pop(0))
         finally:
             self._unregister()
         raise ModemUnresponsive(f"modem on {self._transport.name} stopped answering")
@@ -390,9 +433,12 @@ class AtEngine:
 
     def _feed_pending(self, pending: _Pending, line: str) -> None:
         if pending.sync and not pending.synced:
-            if line.startswith(_SYNC_PREFIX):
+            if pending.prefix is not None and line.startswith(pending.prefix):
                 pending.sync_seen += 1
                 pending.synced = pending.sync_seen >= pending.sync_needed
+            elif _is_final(line) and line not in FINAL_OK:
+                pending.refused = True
+                pending.done.set()
             return
         if line in (pending.command, pending.data_echo) or CTRL_Z.decode() in line:
             return  # echo of the command or of the PDU

@@ -75,6 +75,11 @@ class Modem:
         self._open = transport_factory
         self._engine: AtEngine | None = None
         self._profile: ModemProfile = select_profile("generic")
+        # Resynchronisation markers for the next engine: the configured profile's, then in
+        # the order learned (a marker this firmware refuses goes last).
+        self._markers = (
+            self._profile if config.profile == "auto" else select_profile(config.profile)
+        ).sync_markers
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._jobs: queue.Queue[tuple[str, object]] = queue.Queue()
@@ -214,6 +219,13 @@ class Modem:
             self._jobs.put(("sweep", None))
         return self.status
 
+    def sweep(self, wait: float) -> bool:
+        """Hand over every stored message now (on the worker), waiting up to ``wait`` s for
+        it to be done; False if it was not done by then."""
+        done = threading.Event()
+        self._jobs.put(("sweep", done))
+        return done.wait(wait)
+
     def report_send_trouble(self, exc: ModemError) -> None:
         """The dispatcher's AT+CMGS went unanswered: twice in a row means the modem hangs."""
         if isinstance(exc, ModemUnresponsive):
@@ -258,7 +270,7 @@ class Modem:
         port = self._port_to_open()
         settings = PortSettings(port, self.config.baudrate, self.config.rtscts, self.config.xonxoff)
         transport = self._open(settings)
-        self._engine = AtEngine(transport, self._urc, self._lost)
+        self._engine = AtEngine(transport, self._urc, self._lost, markers=self._markers)
         try:
             self._bring_up()
         except BaseException:
@@ -299,6 +311,8 @@ class Modem:
         st.imei = info.first_value_line(self._quiet("AT+CGSN"))
         self._profile = select_profile(self.config.profile, st.manufacturer)
         st.profile = self._profile.name
+        wanted, learned = self._profile.sync_markers, self._engine.markers
+        self._markers = learned if set(learned) == set(wanted) else wanted
         self._unlock_sim()
         st.imsi = info.first_value_line(self._quiet("AT+CIMI"))
         cmd("AT+CMGF=0")
@@ -501,7 +515,11 @@ class Modem:
                 elif kind == "reset":
                     self._reset(str(arg))
                 elif kind == "sweep":
-                    self._receiver.sweep()
+                    try:
+                        self._receiver.sweep()
+                    finally:
+                        if isinstance(arg, threading.Event):
+                            arg.set()  # someone waits for it (see sweep())
                 elif kind == "read" and isinstance(arg, tuple):
                     self._receiver.read_stored(arg[0], arg[1])
                 elif kind == "pdu" and isinstance(arg, str):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from modemd.modem.at import DEFAULT_MARKERS
+
 # 27.005 +CNMI=<mode>,<mt>,<bm>,<ds>,<bfr>: mt=1 stores new SMS and announces them with +CMTI
 # (stored first, so nothing is lost if we are busy); ds=1 pushes status reports as +CDS,
 # ds=2 stores them and announces +CDSI. Tried in order until the modem accepts one.
@@ -28,6 +30,9 @@ class ModemProfile:
     storages: tuple[str, ...] = ("SM", "ME", "MT")  # preference order among those offered
     reset_command: str = "AT+CFUN=1,1"
     send_timeout: float = 60.0  # AT+CMGS waits for the network's answer
+    # Queries the AT engine resynchronises on after a timeout, tried in order while the
+    # modem refuses them (see modemd.modem.at).
+    sync_markers: tuple[str, ...] = DEFAULT_MARKERS
 
 
 PROFILES: dict[str, ModemProfile] = {
