@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import json
+import math
 import os
 import re
 import sys
@@ -49,19 +51,29 @@ def _db(config: Config) -> Database:
         raise Failure(str(exc)) from exc
 
 
-def _sims(config: Config, db: Database) -> list[tuple[Throttle, float]]:
-    """Each sending SIM's windows (rebuilt from the send log) and its measured speed."""
+def _sims(
+    config: Config, db: Database, only: set[str] | None = None
+) -> list[tuple[Throttle, float]]:
+    """Each sending SIM's windows (rebuilt from the send log) and its measured speed;
+    ``only``: just these modems (those that can send now)."""
+    return [(throttle, speed) for _, throttle, speed in _named_sims(config, db, only)]
+
+
+def _named_sims(
+    config: Config, db: Database, only: set[str] | None = None
+) -> list[tuple[str, Throttle, float]]:
     now = time.time()
     snapshot = read_status(config.state_dir) or {}
     speeds = {m["name"]: m["dispatcher"]["part_seconds"] for m in snapshot.get("modems", [])}
     outbox = Outbox(db)
     return [
         (
+            m.name,
             Throttle(config.limits_of(m), outbox.send_history(m.name, now - HISTORY)),
             float(speeds.get(m.name) or DEFAULT_PART_SECONDS),
         )
         for m in config.pool()
-        if m.role != "receive"
+        if m.role != "receive" and (only is None or m.name in only)
     ]
 
 
@@ -75,44 +87,81 @@ def run(config: Config) -> int:
 
 # --------------------------------------------------------------------------------- status
 def status(config: Config, as_json: bool, watch: bool) -> int:
-    while True:
-        text = _status_text(config, as_json)
-        if watch and not as_json:
-            sys.stdout.write("\x1b[H\x1b[2J" + text + "\n")
-            sys.stdout.flush()
+    """Exit 1 when no daemon runs: what is shown is then the stored queue only."""
+    try:
+        while True:
+            running, text = _status_text(config, as_json)
+            if watch and not as_json:
+                sys.stdout.write("\x1b[H\x1b[2J" + text + "\n")
+                sys.stdout.flush()
+            else:
+                print(text, flush=True)
+                if not watch:
+                    break
             time.sleep(1.0)
-            continue
-        print(text)
-        if not watch:
-            return 0
-        time.sleep(1.0)
+    except KeyboardInterrupt:
+        return 0  # the way out of --watch
+    if not running:
+        print("modemd: no daemon is running on this state folder", file=sys.stderr)
+        return 1
+    return 0
 
 
-def _status_text(config: Config, as_json: bool) -> str:
+def _status_text(config: Config, as_json: bool) -> tuple[bool, str]:
+    pid = running_pid(config.state_dir)
     snapshot = read_status(config.state_dir)
+    last_seen = float(snapshot["updated_at"]) if snapshot and "updated_at" in snapshot else None
+    live = (
+        snapshot
+        if pid is not None
+        and snapshot is not None
+        and not snapshot.get("stale")
+        and pid in (0, snapshot.get("pid"))
+        else None
+    )
+    # Only SIMs that can send now count for an ETA; none (or no daemon): no ETA at all.
+    senders = {
+        m["name"]
+        for m in (live or {}).get("modems", [])
+        if m["modem"]["state"] == "ready" and m["modem"]["registered"] is not False
+    }
     db = _db(config)
     try:
         alerts = progress(db, active_only=True)
-        sims = _sims(config, db)
+        sims = _sims(config, db, senders)
+        windows = [
+            (name, [dataclasses.asdict(u) for u in throttle.usage(time.time())])
+            for name, throttle, _ in _named_sims(config, db)
+        ]
     finally:
         db.close()
-    eta: dict[str, float] = {}
+    eta: dict[str, float | None] = {}
     pending = 0.0
     now = time.time()
     for a in sorted(alerts, key=lambda p: (p.priority != "urgent", p.created_at)):
+        if not sims:
+            eta[a.alert_id] = None
+            continue
         # Alerts go one after the other, so each ETA includes those ahead of it.
         pending += pool_estimate(sims, now + pending, a.unsent, a.parts)
-        eta[a.alert_id] = pending
+        eta[a.alert_id] = math.ceil(pending) if a.unsent else 0
     if as_json:
-        return json.dumps(
+        return pid is not None, json.dumps(
             {
-                "daemon": snapshot,
+                "running": pid is not None,
+                "pid": pid,
+                "last_seen": last_seen,
+                "daemon": live,
+                "windows": dict(windows),
                 "alerts": [{**a.as_dict(), "eta_seconds": eta.get(a.alert_id)} for a in alerts],
             },
             indent=2,
             ensure_ascii=False,
         )
-    return render_status(snapshot, alerts, eta)
+    text = render_status(
+        live, alerts, eta, running_pid=pid, windows=windows, last_seen=last_seen
+    )
+    return pid is not None, text
 
 
 # ---------------------------------------------------------------------------------- alert

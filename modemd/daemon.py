@@ -343,6 +343,9 @@ class Daemon:
     def _member_snapshot(member: Member, now: float) -> dict[str, Any]:
         st = member.modem.status
         ds = member.dispatcher.state
+        # Signal, network and operator are what the modem last said: without a ready modem
+        # they are unknown now, not what they were.
+        known = st.state == "ready"
         return {
             "name": member.name,
             "role": member.config.role,
@@ -354,17 +357,18 @@ class Daemon:
                 "profile": st.profile,
                 "manufacturer": st.manufacturer,
                 "model": st.model,
-                "operator": st.operator,
-                "signal_rssi": st.signal.rssi,
-                "signal_dbm": st.signal.dbm,
-                "signal_quality": st.signal.quality,
-                "registration": st.registration_text,
-                "registered": st.registered,
+                "operator": st.operator if known else None,
+                "signal_rssi": st.signal.rssi if known else None,
+                "signal_dbm": st.signal.dbm if known else None,
+                "signal_quality": st.signal.quality if known else "unknown",
+                "registration": st.registration_text if known else "unknown",
+                "registered": st.registered if known else None,
                 "smsc": st.smsc,
                 "since": st.since,
             },
             "dispatcher": {
-                "current": ds.current,
+                # A window holding the queue: the last message sent is not being sent now.
+                "current": ds.current if ds.blocked is None else None,
                 "sent_parts": ds.sent_parts,
                 "failed_parts": ds.failed_parts,
                 "part_seconds": ds.part_seconds,

@@ -116,6 +116,9 @@ class Dispatcher:
         self.clock = clock
         self.accept = accept  # the pool's say on which deliveries this modem may take
         self.state = DispatchState()
+        # The window holding the queue back, said once: sending at its pace, one message
+        # each time it reopens, is the same block until the queue is served.
+        self._held_by: str | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -177,6 +180,7 @@ class Dispatcher:
         if job is None:
             self.state.current = None
             self.state.blocked = None
+            self._held_by = None
             retry = self.outbox.next_retry_at()
             if retry is None or retry <= now:
                 return 1.0  # nothing this modem may take now; wake() cuts the wait short
@@ -192,7 +196,8 @@ class Dispatcher:
             job = self.outbox.restart_message(job)
         verdict = self.throttle.check(now, job.phone, job.parts - job.parts_sent)
         if not verdict.allowed:
-            if self.state.blocked is None or self.state.blocked.window != verdict.window:
+            if self._held_by != verdict.window:
+                self._held_by = verdict.window
                 log.info(
                     "SIM limit %s reached; sending resumes at %s",
                     verdict.window,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -114,6 +116,37 @@ def clock(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
+def eta_text(seconds: float) -> str:
+    """An ETA never says 0 s while something is left: it rounds up, to the second."""
+    return duration(max(1.0, math.ceil(seconds)))
+
+
+def window_line(usage: dict[str, Any]) -> str:
+    unit = "recipients" if usage["name"].startswith("distinct") else "parts"
+    span = WINDOW_SPANS.get(usage["name"], "")
+    return f"          {usage['name']:<30} {usage['used']:>5} / {usage['cap']} {unit} {span}"
+
+
+WINDOW_SPANS = {
+    "per_minute": "in any minute",
+    "per_hour": "in any hour",
+    "per_day": "in any 24 h",
+    "distinct_recipients_per_day": "in any 24 h",
+    "distinct_recipients_per_month": "in any 31 days",
+}
+
+
+def _network_line(m: dict[str, Any]) -> str:
+    if m["state"] != "ready" or m["registration"] in (None, "unknown"):
+        why = "the modem is not ready" if m["state"] != "ready" else "not reported yet"
+        return f"network:  unknown ({why})"
+    dbm = f", {m['signal_dbm']} dBm" if m["signal_dbm"] is not None else ""
+    return (
+        f"network:  {m['registration']}, operator {m['operator'] or 'unknown'}, signal "
+        f"{m['signal_quality']}{dbm}"
+    )
+
+
 def _modem_lines(entry: dict[str, Any], pool: bool) -> list[str]:
     m, d = entry["modem"], entry["dispatcher"]
     label = f"modem {entry['name']}:" if pool else "modem:   "
@@ -124,35 +157,52 @@ def _modem_lines(entry: dict[str, Any], pool: bool) -> list[str]:
     ]
     if m["detail"] and m["state"] != "ready":
         lines.append(f"          {m['detail']}")
-    dbm = f", {m['signal_dbm']} dBm" if m["signal_dbm"] is not None else ""
-    lines.append(
-        f"network:  {m['registration']}, operator {m['operator'] or '-'}, signal "
-        f"{m['signal_quality']}{dbm}; {d['sent_parts']} parts sent since start"
-    )
+    lines.append(_network_line(m))
     if d["blocked"]:
         lines.append(
             f"throttle: BLOCKED by {d['blocked']['window']} until "
             f"{clock(d['blocked']['reopens_at'])}"
         )
-    for usage in entry["throttle"]:
-        lines.append(f"          {usage['name']:<32} {usage['used']:>5} / {usage['cap']}")
+    lines += [window_line(usage) for usage in entry["throttle"]]
     if not entry["throttle"]:
         lines.append("throttle: no SIM limits configured")
-    if d["current"]:
+    if d["current"] and not d["blocked"]:
         lines.append(f"sending:  {d['current']}")
     return lines
 
 
 def render_status(
-    snapshot: dict[str, Any] | None, alerts: list[Progress], eta: dict[str, float]
+    snapshot: dict[str, Any] | None,
+    alerts: list[Progress],
+    eta: dict[str, float | None],
+    *,
+    running_pid: int | None = None,
+    windows: Sequence[tuple[str, list[dict[str, Any]]]] = (),
+    last_seen: float | None = None,
 ) -> str:
+    """``snapshot`` is the running daemon's fresh one, or None: then only what the database
+    holds (the queue, the windows rebuilt from the send log) is shown, as nothing else is
+    known now. ``running_pid`` is the daemon holding the state folder (0: PID unreadable)."""
     lines: list[str] = []
     if snapshot is None:
-        lines.append("daemon:   not running (no status published in the state folder)")
+        seen = f" (last status {clock(last_seen)})" if last_seen else ""
+        if running_pid is not None:
+            lines.append(
+                f"daemon:   running (pid {running_pid or 'unknown'}) but with no fresh status"
+                f"{seen}, starting or stuck (see its log); modem and network unknown"
+            )
+        else:
+            lines.append(
+                f"daemon:   not running{seen}; modem and network unknown, nothing is being sent"
+            )
+        for name, usage in windows:
+            if usage:
+                which = f" of {name}" if len(windows) > 1 else ""
+                lines.append(f"throttle: SIM windows{which}, from the send log")
+                lines += [window_line(u) for u in usage]
     else:
-        stale = " (STALE: the daemon is not running)" if snapshot.get("stale") else ""
         lines.append(
-            f"daemon:   pid {snapshot['pid']}, up since {clock(snapshot['started_at'])}{stale}"
+            f"daemon:   running, pid {snapshot['pid']}, up since {clock(snapshot['started_at'])}"
         )
         modems = snapshot.get("modems") or [
             {
@@ -173,12 +223,24 @@ def render_status(
     if not alerts:
         lines.append("alerts:   none in progress")
     for a in alerts:
-        done = a.sent + a.failed + a.cancelled
-        left = eta.get(a.alert_id)
-        left_text = f", ETA {duration(left)}" if left is not None and a.state == "active" else ""
-        lines.append(
-            f"alert {a.alert_id} [{a.priority}, {a.state}] {bar(done, a.total)} "
-            f"{a.sent}/{a.total} sent, {a.delivered} delivered, {a.failed} failed"
-            f"{left_text}"
-        )
+        lines.append(_alert_line(a, eta.get(a.alert_id), running=running_pid is not None))
     return "\n".join(lines)
+
+
+def _alert_line(a: Progress, eta: float | None, *, running: bool) -> str:
+    """Recipients only, so the bar and the numbers beside it agree (windows count parts)."""
+    done = a.sent + a.failed + a.cancelled
+    delivered = f", {a.delivered} delivered" if a.delivered else ""
+    if a.state != "active" or not a.unsent:
+        when = ""
+    elif not running:
+        when = ", waiting for the daemon"
+    elif eta is None:
+        when = ", ETA unknown (no modem can send now)"
+    else:
+        when = f", ETA {eta_text(eta)}"
+    return (
+        f"alert {a.alert_id} [{a.priority}, {a.state}] {bar(done, a.total)} "
+        f"{a.sent} of {a.total} sent{delivered}, {a.failed} failed, {a.cancelled} cancelled, "
+        f"{a.unsent} left{when}"
+    )
