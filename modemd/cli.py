@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -34,7 +35,8 @@ def _common() -> argparse.ArgumentParser:
         "--log-level",
         default=argparse.SUPPRESS,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log verbosity on stderr (default: from the config, INFO)",
+        help="log verbosity on stderr (default: log_level of the config for run, WARNING for "
+        "the other commands)",
     )
     return common
 
@@ -54,27 +56,37 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser(
         "status", parents=[common], help="modem, alerts in progress, SIM windows, recent errors"
     )
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.add_argument("--watch", action="store_true", help="refresh every second")
+    _json(status)
+    status.add_argument("--watch", action="store_true", help="refresh every second (Ctrl-C ends)")
 
     alert = sub.add_parser("alert", parents=[common], help="send, list, show or cancel alerts")
     alert_sub = alert.add_subparsers(dest="alert_command", metavar="ACTION", required=True)
     send = alert_sub.add_parser("send", parents=[common], help="drop an alert file into the spool")
-    send.add_argument("file", type=Path)
+    send.add_argument(
+        "file", type=Path, metavar="FILE", help="the alert file: .yaml, .yml or .txt"
+    )
     send.add_argument(
         "--check",
         action="store_true",
         help="show the SMS, parts, recipients and time; send nothing",
     )
-    send.add_argument("--json", action="store_true")
+    _json(send)
     listing = alert_sub.add_parser("list", parents=[common], help="recent alerts")
-    listing.add_argument("--json", action="store_true")
-    listing.add_argument("--limit", type=int, default=20)
+    _json(listing)
+    listing.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="how many, newest first (default 20)"
+    )
     show = alert_sub.add_parser("show", parents=[common], help="one alert, per recipient")
-    show.add_argument("id")
-    show.add_argument("--json", action="store_true")
-    cancel = alert_sub.add_parser("cancel", parents=[common], help="stop what is unsent")
-    cancel.add_argument("id")
+    show.add_argument("id", metavar="ID", help=ALERT_ID_HELP)
+    _json(show)
+    cancel = alert_sub.add_parser(
+        "cancel",
+        parents=[common],
+        help="stop what is unsent (a message already begun is finished)",
+        description="Cancel what is unsent of an alert, given by its ID or by the file's "
+        "`id`. A message of several parts already begun is finished, never left half sent.",
+    )
+    cancel.add_argument("id", metavar="ID", help=ALERT_ID_HELP)
 
     members = sub.add_parser("subscribers", parents=[common], help="the members list")
     members_sub = members.add_subparsers(dest="members_command", metavar="ACTION", required=True)
@@ -84,36 +96,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="import a CSV as Excel saves it (comma, semicolon or tab; UTF-8, UTF-16, "
         "Windows-1252 or Mac Roman)",
     )
-    imp.add_argument("file")
-    imp.add_argument("--json", action="store_true")
+    imp.add_argument("file", metavar="FILE.csv", help="the CSV file")
+    _json(imp)
     listing_m = members_sub.add_parser("list", parents=[common], help="list members")
-    listing_m.add_argument("--status", choices=["active", "pending", "unsubscribed"])
-    listing_m.add_argument("--json", action="store_true")
+    listing_m.add_argument(
+        "--status",
+        choices=["active", "pending", "unsubscribed"],
+        metavar="S",
+        help="only these: active, pending or unsubscribed",
+    )
+    _json(listing_m)
     add = members_sub.add_parser("add", parents=[common], help="add or update one member")
-    add.add_argument("phone")
-    add.add_argument("--name")
-    add.add_argument("--commune")
-    add.add_argument("--sector")
+    add.add_argument("phone", metavar="PHONE", help=PHONE_HELP)
+    _details(add)
     members_sub.add_parser("remove", parents=[common], help="forget a member").add_argument(
-        "phone"
+        "phone", metavar="PHONE", help=PHONE_HELP
     )
     members_sub.add_parser(
         "unsubscribe",
         parents=[common],
         help="record an opt-out the CCI was told of, as a STOP (the shop is told by SMS)",
-    ).add_argument("phone")
+    ).add_argument("phone", metavar="PHONE", help=PHONE_HELP)
     approve = members_sub.add_parser(
         "approve",
         parents=[common],
         help="accept a pending request and tell the shop by SMS; name, commune and sector "
         "are read from the request unless given",
     )
-    approve.add_argument("phone")
-    approve.add_argument("--name")
-    approve.add_argument("--commune")
-    approve.add_argument("--sector")
+    approve.add_argument("phone", metavar="PHONE", help=PHONE_HELP)
+    _details(approve)
     export = members_sub.add_parser("export", parents=[common], help="write all members to CSV")
-    export.add_argument("file")
+    export.add_argument("file", metavar="FILE.csv", help="the CSV file to write")
     export.add_argument(
         "--lang", choices=["fr", "en"], default="fr", help="language of the headers (default fr)"
     )
@@ -123,40 +136,80 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="check port, modem, SIM, signal, network, SMS centre, storage",
     )
-    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    _json(doctor)
 
     sim = sub.add_parser(
-        "sim", parents=[common], help="run the built-in simulated modem on a pseudo-terminal"
+        "sim",
+        parents=[common],
+        help="run the built-in simulated modem on a pseudo-terminal",
+        description="Run the simulated modem on a pseudo-terminal and print its port. With "
+        "--config, it plays the configuration's modem: its port path (modem.port) is where "
+        "the pty is linked, and its SIM asks modem.pin; the options below override them.",
     )
     sim.add_argument(
         "--profile",
-        default="generic",
-        help="vendor profile: generic, huawei-e3372, simcom-sim7600, quectel-ec25",
+        metavar="P",
+        help="vendor profile: generic, huawei-e3372, simcom-sim7600, quectel-ec25 (default: "
+        "modem.profile of --config, else generic)",
     )
     sim.add_argument(
         "--link",
         type=Path,
-        help="stable path to link to the pty (like a udev rule); default: a new temporary folder",
+        metavar="PATH",
+        help="stable path to link to the pty (like a udev rule); default: modem.port of "
+        "--config, else a new temporary folder",
     )
-    sim.add_argument("--pin", help="the simulated SIM asks for this PIN")
-    sim.add_argument("--latency", type=float, help="seconds per AT+CMGS (default per profile)")
-    sim.add_argument("--record", type=Path, help="append every SMS sent as a JSON line here")
+    sim.add_argument(
+        "--pin", metavar="PIN", help="the simulated SIM asks for this PIN (default: modem.pin)"
+    )
+    sim.add_argument(
+        "--latency", type=float, metavar="S", help="seconds per AT+CMGS (default per profile)"
+    )
+    sim.add_argument(
+        "--record", type=Path, metavar="FILE", help="append every SMS sent as a JSON line here"
+    )
     sim.add_argument("--no-smsc", action="store_true", help="the SIM has no SMS centre number")
     sim.add_argument(
-        "--cms-error-rate", type=float, default=0.0, help="share of sends answered +CMS ERROR: 38"
+        "--cms-error-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="share of sends answered +CMS ERROR: 38 (0 to 1)",
     )
 
     demo = sub.add_parser(
-        "demo", parents=[common], help="everything on the simulated modem, in a temporary folder"
+        "demo",
+        parents=[common],
+        help="everything on the simulated modem, in a temporary folder",
+        description="Run the whole daemon on the simulated modem in a temporary folder. With "
+        "--config, the demo uses its SIM limits, alert settings (template, advice, reply "
+        "number) and replies; its modem, folders and operator numbers are left alone.",
     )
     demo.add_argument(
         "--latency",
         type=float,
         default=0.3,
+        metavar="S",
         help="simulated seconds per SMS part (a real modem: 2 to 3)",
     )
-    demo.add_argument("--subscribers", type=int, default=9, help="how many sample members")
+    demo.add_argument(
+        "--subscribers", type=int, default=9, metavar="N", help="how many sample members"
+    )
     return parser
+
+
+ALERT_ID_HELP = "the alert's ID (see modemd alert list) or the file's `id`"
+PHONE_HELP = "the number, as 06 12 34 56 78, 0612345678 or +33612345678"
+
+
+def _json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
+
+
+def _details(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", help="the shop's name")
+    parser.add_argument("--commune", help="its commune, for targeting")
+    parser.add_argument("--sector", help="its trade (tabac, bijouterie...), for targeting")
 
 
 def _setup_logging(level: str) -> None:
@@ -177,7 +230,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # here, so a closed pipe is caught below, not at exit
+        return code
+    except BrokenPipeError:
+        # `modemd ... | head`: the reader took what it wanted and left. No traceback, and
+        # nothing more to write (Python would try again at exit).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except (ConfigError, UsageError) as exc:
         print(f"modemd: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -189,16 +249,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "sim":
+    if args.command in ("sim", "demo"):
         _setup_logging(getattr(args, "log_level", "WARNING"))
-        return _sim(args)
-    if args.command == "demo":
-        _setup_logging(getattr(args, "log_level", "WARNING"))
+        # They need no configuration; one given explicitly is read and used.
+        given = load_config(Path(args.config)) if hasattr(args, "config") else None
+        if args.command == "sim":
+            return _sim(args, given)
         from modemd.demo import run_demo
 
-        return run_demo(latency=args.latency, subscribers=args.subscribers)
+        return run_demo(latency=args.latency, subscribers=args.subscribers, config=given)
     config = _load(args)
-    _setup_logging(getattr(args, "log_level", None) or config.log_level)
+    # The configured level is the daemon's; a command's own output is what a person reads,
+    # so its log says only warnings and errors unless asked.
+    default_level = config.log_level if args.command == "run" else "WARNING"
+    _setup_logging(getattr(args, "log_level", None) or default_level)
     if args.command == "doctor":
         return _doctor(config, args.json)
     from modemd import commands
@@ -224,18 +288,31 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise UsageError(f"unknown command {args.command}")
 
 
-def _sim(args: argparse.Namespace) -> int:
+def _sim(args: argparse.Namespace, config: Config | None) -> int:
     from modemd.sim.profiles import PROFILES
     from modemd.sim.serve import serve
 
-    if args.profile not in PROFILES:
-        raise UsageError(f"unknown profile {args.profile!r} (known: {', '.join(PROFILES)})")
-    if args.pin is not None and not (args.pin.isdigit() and 4 <= len(args.pin) <= 8):
+    modem = config.pool()[0] if config is not None else None
+    profile = args.profile or (
+        modem.profile if modem is not None and modem.profile != "auto" else "generic"
+    )
+    link = args.link
+    if link is None and modem is not None and "://" not in modem.port:
+        link = Path(modem.port)  # where the configuration's daemon will look for it
+        if link.exists() and not link.is_symlink():
+            raise UsageError(
+                f"modem.port {link} is a real device, not a place for the simulator: "
+                "give --link PATH"
+            )
+    pin = args.pin if args.pin is not None else (modem.pin if modem is not None else None)
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
         raise UsageError("--pin must be 4 to 8 digits")
     return serve(
-        args.profile,
-        args.link,
-        pin=args.pin,
+        profile,
+        link,
+        pin=pin,
         latency=args.latency,
         smsc=None if args.no_smsc else "+33689004000",
         cms_error_rate=args.cms_error_rate,

@@ -11,16 +11,18 @@ import os
 import re
 import sys
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 from modemd.alerts import AlertFileError, is_alert_name, parse_alert
-from modemd.config import Config
+from modemd.config import Config, LimitsConfig, ModemConfig
 from modemd.daemon import Daemon, read_status
 from modemd.inbound import approve_request, unsubscribe_member
 from modemd.members_csv import CsvError, export_csv, import_csv
 from modemd.outbox import Outbox
 from modemd.phone import InvalidNumber, normalize
+from modemd.preview import Pace, Plan, check_report
 from modemd.reports import (
     DEFAULT_PART_SECONDS,
     alert_detail,
@@ -59,21 +61,52 @@ def _sims(
     return [(throttle, speed) for _, throttle, speed in _named_sims(config, db, only)]
 
 
-def _named_sims(
-    config: Config, db: Database, only: set[str] | None = None
-) -> list[tuple[str, Throttle, float]]:
+def _plans(
+    config: Config, db: Database
+) -> list[tuple[ModemConfig, list[tuple[float, str]], float]]:
+    """Each sending SIM, its send history over the longest window and its measured speed."""
     now = time.time()
     snapshot = read_status(config.state_dir) or {}
     speeds = {m["name"]: m["dispatcher"]["part_seconds"] for m in snapshot.get("modems", [])}
     outbox = Outbox(db)
     return [
         (
-            m.name,
-            Throttle(config.limits_of(m), outbox.send_history(m.name, now - HISTORY)),
+            m,
+            outbox.send_history(m.name, now - HISTORY),
             float(speeds.get(m.name) or DEFAULT_PART_SECONDS),
         )
         for m in config.pool()
-        if m.role != "receive" and (only is None or m.name in only)
+        if m.role != "receive"
+    ]
+
+
+def _pace_text(pace: Pace, plans: list[Plan]) -> str:
+    caps = ", ".join(
+        f"{f.name} {getattr(plans[0][0], f.name)}"
+        for f in dataclasses.fields(LimitsConfig)
+        if plans and getattr(plans[0][0], f.name)
+    )
+    sims = f"; {len(plans)} SIMs share the work" if len(plans) > 1 else ""
+    sims += f" (SIM limits: {caps or 'none'})"
+    if pace.window is None:
+        speed = min((speed for _, _, speed in plans), default=DEFAULT_PART_SECONDS)
+        return f"at the modem's own pace (about {speed:.1f} s a part){sims}"
+    unit = "recipients" if pace.window.startswith("distinct") else "parts"
+    span = {"minute": "a minute", "hour": "an hour", "day": "a day", "month": "a month"}
+    per = span.get(pace.window.rsplit("_", 1)[-1], "")
+    return (
+        f"held back by the {pace.window} limit ({pace.cap} {unit} {per}); at the modem's own "
+        f"pace it would take {duration(pace.modem_seconds)}{sims}"
+    )
+
+
+def _named_sims(
+    config: Config, db: Database, only: set[str] | None = None
+) -> list[tuple[str, Throttle, float]]:
+    return [
+        (m.name, Throttle(config.limits_of(m), history), speed)
+        for m, history, speed in _plans(config, db)
+        if only is None or m.name in only
     ]
 
 
@@ -179,45 +212,39 @@ def alert_send(config: Config, path: Path, check: bool, as_json: bool) -> int:
     db = _db(config)
     try:
         recipients = Registry(db).targeted(request.target)
-        sims = _sims(config, db)
+        plans = [
+            (config.limits_of(m), throttle_history, speed)
+            for m, throttle_history, speed in _plans(config, db)
+        ]
     finally:
         db.close()
     if not recipients:
         raise UsageError(
             f"{path.name}: the target ({request.target.describe()}) matches no active member"
         )
-    comp = request.composition
-    seconds = pool_estimate(sims, time.time(), len(recipients), comp.part_count)
     if check:
-        report = {
-            "text": comp.text,
-            "encoding": comp.encoding.value,
-            "parts": comp.part_count,
-            "characters": len(comp.text),
-            "recipients": len(recipients),
-            "target": request.target.describe(),
-            "priority": request.priority,
-            "estimated_seconds": round(seconds, 1),
-            "sent": False,
-        }
+        report, pace = check_report(request, len(recipients), plans, time.time())
         if as_json:
             print(json.dumps(report, indent=2, ensure_ascii=False))
-        else:
+            return 0
+        comp = request.composition
+        print(
+            f"SMS ({comp.encoding.value.upper()}, {comp.part_count} part(s), "
+            f"{len(comp.text)} characters):"
+        )
+        print("  " + comp.text.replace("\n", "\n  "))
+        for ch in report["lost_characters"]:
             print(
-                f"SMS ({comp.encoding.value.upper()}, {comp.part_count} part(s), "
-                f"{len(comp.text)} characters):"
+                f"warning: {ch} ({unicodedata.name(ch, 'unnamed').lower()}) has no GSM-7 "
+                "equivalent and is sent as '?'; remove it, or set alerts.transliterate: "
+                "false to send in UCS-2 (67 characters a part)"
             )
-            print("  " + comp.text.replace("\n", "\n  "))
-            print(
-                f"Recipients: {len(recipients)} ({request.target.describe()}), "
-                f"priority {request.priority}"
-            )
-            limits = ", ".join(f"{w.name} {w.cap}" for w in sims[0][0].windows) if sims else ""
-            limits = limits or "none"
-            if len(sims) > 1:
-                limits += f"; {len(sims)} SIMs share the work"
-            print(f"Time: about {duration(seconds)} for all of them (SIM limits: {limits})")
-            print("Nothing was sent (--check).")
+        print(
+            f"Recipients: {len(recipients)} ({request.target.describe()}), "
+            f"priority {request.priority}"
+        )
+        print(f"Time: about {duration(pace.seconds)} for all of them, {_pace_text(pace, plans)}")
+        print("Nothing was sent (--check).")
         return 0
     return _drop(config, path, data, as_json)
 

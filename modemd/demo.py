@@ -8,13 +8,14 @@ of the fan-out, a free-text report forwarded to the duty officer, and a summary.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from modemd.config import InboundConfig, LimitsConfig
+from modemd.config import Config, InboundConfig, LimitsConfig
 from modemd.members_csv import import_csv
 from modemd.phone import normalize
 from modemd.reports import bar, progress
@@ -45,9 +46,26 @@ SAMPLE_MEMBERS = [
 DUTY_OFFICER = "+33699887766"
 
 
-def run_demo(latency: float = 0.3, subscribers: int = 9, out: TextIO | None = None) -> int:
+def run_demo(
+    latency: float = 0.3,
+    subscribers: int = 9,
+    out: TextIO | None = None,
+    config: Config | None = None,
+) -> int:
+    """``config``: a configuration whose SIM limits, alert settings and replies the demo
+    uses (its modem, folders and operator numbers are the demo's own)."""
     stream = out if out is not None else sys.stdout
     live = stream.isatty()
+    settings: dict[str, Any] = {
+        "inbound": InboundConfig(operator_numbers=[DUTY_OFFICER]),
+        "limits": LimitsConfig(per_minute=60),
+    }
+    if config is not None:
+        settings = {
+            "inbound": dataclasses.replace(config.inbound, operator_numbers=[DUTY_OFFICER]),
+            "limits": config.limits,
+            "alerts": config.alerts,
+        }
 
     def say(text: str = "") -> None:
         print(text, file=stream, flush=True)
@@ -58,12 +76,7 @@ def run_demo(latency: float = 0.3, subscribers: int = 9, out: TextIO | None = No
             SimulatedModem(get_profile("huawei-e3372"), send_latency=latency),
             link=root / "ttyModem",
         ).start()
-        h = Harness(
-            root,
-            sim,
-            inbound=InboundConfig(operator_numbers=[DUTY_OFFICER]),
-            limits=LimitsConfig(per_minute=60),
-        )
+        h = Harness(root, sim, **settings)
         try:
             return _scenario(h, sim, root, subscribers, latency, say, live, stream)
         finally:

@@ -33,7 +33,7 @@ def write_incoming(
         n += 1
     body = (
         f"From: {sender}\n"
-        f"Received: {received.astimezone(UTC).isoformat(timespec='seconds')}\n"
+        f"Received: {received.astimezone().isoformat(timespec='seconds')}\n"
         + (f"Note: {note}\n" if note else "")
         + f"\n{message.text}\n"
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shlex
 import signal
 import sys
 import tempfile
@@ -101,29 +100,43 @@ def _set_network(sim: PtySimulator, on: bool) -> None:
 
 def _command_loop(sim: PtySimulator, commands: TextIO, done: threading.Event) -> None:
     for raw in commands:
-        words = shlex.split(raw, posix=True) if raw.strip() else []
-        if not words:
-            continue
-        verb = words[0].lower()
         try:
-            if verb == "sms" and len(words) >= 3:
-                pdus = sim.inject_sms(words[1], " ".join(words[2:]))
-                print(f"delivered in {len(pdus)} part(s)", file=sys.stderr)
-            elif verb == "sent":
-                for sms in sim.sent():
-                    print(f"{sms.recipient} [{sms.encoding.value}] {sms.text!r}", file=sys.stderr)
-            elif verb == "unplug":
-                sim.unplug()
-            elif verb == "replug":
-                sim.replug()
-            elif verb == "network" and len(words) == 2:
-                sim.call(functools.partial(_set_network, sim, words[1] == "on"))
-            elif verb == "quit":
-                done.set()
+            if _command(sim, raw, done):
                 return
-            else:
-                print(HELP, file=sys.stderr)
-        except (ValueError, TimeoutError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except Exception as exc:  # a bad line must not end the session: say it, go on
+            print(f"error: {exc}", file=sys.stderr, flush=True)
     if commands.isatty():  # Ctrl-D at the keyboard ends the session; a closed pipe does not
         done.set()
+
+
+def _command(sim: PtySimulator, raw: str, done: threading.Event) -> bool:
+    """One line typed on stdin; True to end the session. An SMS text is the rest of the
+    line as typed (apostrophes and all: "J'ai vu..."), quotes around it removed."""
+    words = raw.strip().split(maxsplit=2)
+    if not words:
+        return False
+    verb = words[0].lower()
+    if verb == "sms" and len(words) == 3:
+        pdus = sim.inject_sms(words[1], _unquote(words[2]))
+        print(f"delivered in {len(pdus)} part(s)", file=sys.stderr, flush=True)
+    elif verb == "sent":
+        for sms in sim.sent():
+            print(f"{sms.recipient} [{sms.encoding.value}] {sms.text!r}", file=sys.stderr)
+    elif verb == "unplug":
+        sim.unplug()
+    elif verb == "replug":
+        sim.replug()
+    elif verb == "network" and len(words) == 2 and words[1] in ("on", "off"):
+        sim.call(functools.partial(_set_network, sim, words[1] == "on"))
+    elif verb == "quit":
+        done.set()
+        return True
+    else:
+        print(HELP, file=sys.stderr, flush=True)
+    return False
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text

@@ -120,7 +120,13 @@ class Database:
                     self._conn.execute("ROLLBACK")
                     raise
                 self._conn.execute("COMMIT")
-            log.info("database %s migrated to schema version %d", self.path, version)
+        # One line, not one per step: what a person wants to know is what changed.
+        if current == 0:
+            log.info("database %s created (schema version %d)", self.path, latest)
+        elif current < latest:
+            log.info(
+                "database %s upgraded from schema version %d to %d", self.path, current, latest
+            )
 
 
 def _statements(script: str) -> Iterator[str]:
