@@ -24,9 +24,9 @@ LONG = "Vol au rendez-vous : " + "deux individus repérés rue de la Gare, véhi
 def site(tmp_path: Path) -> Iterator[tuple[Site, Sim]]:
     # One send in four answered +CMS ERROR 38 (seeded, so always the same ones): a second
     # part refused leaves a message half out, waiting 5 s for its retry.
-    sim = Sim(tmp_path, "--cms-error-rate", "0.25", latency=0.15)
+    sim = Sim(tmp_path, "--cms-error-rate", "0.25", latency=0.2)
     s = Site(tmp_path, sim.port)
-    s.members(16)
+    s.members(20)
     yield s, sim
     s.close()
     sim.close()
