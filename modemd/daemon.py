@@ -23,14 +23,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from modemd import sdnotify
 from modemd.config import Config, ConfigError, load_config, parse_duration
+from modemd.diskspace import DiskSpace
 from modemd.dispatcher import Dispatcher
 from modemd.inbound import Inbound
 from modemd.metrics import Metrics
 from modemd.modem.device import Modem
+from modemd.modem.receiver import KeepForLater
 from modemd.notices import Notices
 from modemd.outbox import Outbox
 from modemd.pool import Member, Pool
 from modemd.retention import purge
+from modemd.sms.parts import Composition
 from modemd.sms.pdu import Deliver, StatusReport
 from modemd.spool import Intake, Outcome, Spool, SpoolWatcher
 from modemd.statelock import StateLock
@@ -72,6 +75,12 @@ class Daemon:
         self.db = open_database(cfg.state_dir)
         self.registry = Registry(self.db)
         self.outbox = Outbox(self.db)
+        self.disk = DiskSpace(
+            [cfg.state_dir, cfg.spool_dir],
+            on_full=lambda text: self.notices.condition("disk_full", True, text, immediate=True),
+            on_room=self._sweep_waiting,
+            on_over=self._room_back,
+        )
         now = self.clock()
         self.outbox.prune_send_log(now - HISTORY)
         recovered = self.outbox.recover()
@@ -93,7 +102,10 @@ class Daemon:
             parse_duration(cfg.health.notify_after),
             clock=self.clock,
             on_queued=self._wake_dispatcher,
+            direct=self._send_direct,
         )
+        for member in self.pool.members.values():
+            member.dispatcher.disk = self.disk
         self.intake = Intake(
             self.spool,
             self.outbox,
@@ -111,7 +123,9 @@ class Daemon:
             clock=self.clock,
             on_queued=self._wake_dispatcher,
         )
-        self.watcher = SpoolWatcher(self.spool, self.intake.take, polling=self._polling)
+        self.watcher = SpoolWatcher(
+            self.spool, self.intake.take, polling=self._polling, disk=self.disk
+        )
         self.metrics = Metrics(self.status_snapshot)
         self.supervisor = Supervisor(self, clock=self.clock)
         self.scheduler = BackgroundScheduler(
@@ -226,18 +240,51 @@ class Daemon:
     def _wake_dispatcher(self) -> None:
         self.pool.wake()
 
+    def _send_direct(self, phone: str, composition: Composition) -> None:
+        """A notice the queue cannot take (a full disk) goes from memory, by a sending SIM."""
+        senders = [m for m in self.pool.members.values() if m.config.role != "receive"]
+        usable = [m for m in senders if m.usable] or senders or [self.pool.first]
+        usable[0].dispatcher.send_direct(phone, composition)
+
+    def _sweep_waiting(self) -> None:
+        """Room is back on the disk: first the SMS that waited on the SIM (a STOP), while
+        sending still holds, so nothing goes to a number that asked to leave meanwhile."""
+        for member in self.pool.members.values():
+            if member.modem.ready:
+                member.modem.sweep(wait=5.0)
+
+    def _room_back(self, text: str) -> None:
+        """Then the files that waited in outgoing/ and the queue, and the operators told."""
+        self.watcher.room_back()
+        self.pool.wake()
+        self.notices.condition("disk_full", True, text)  # "résolu" says what is free now
+        self.notices.condition("disk_full", False, text)
+
     def _on_sms(self, modem: str, message: Deliver) -> None:
         # Runs on the modem's worker; the message is deleted from the modem only after this
         # returns, and everything it decided is committed by then.
-        self.inbound.handle(message, via=modem)
+        try:
+            self.inbound.handle(message, via=modem)
+        except Exception as exc:
+            if self.disk.report(exc, self.config.state_dir):
+                raise KeepForLater("the disk is full") from exc
+            raise
 
     def _on_report(self, modem: str, report: StatusReport) -> None:
-        if not self.outbox.apply_report(modem, report, self.clock()):
+        try:
+            matched = self.outbox.apply_report(modem, report, self.clock())
+        except Exception as exc:
+            if not self.disk.report(exc, self.config.state_dir):
+                raise
+            matched = False  # kept below and applied once the disk has room
+        if not matched:
             # The report can beat the commit of the part it is about: try again shortly.
             with self._reports_lock:
                 self._unmatched.append((self.clock(), modem, report))
 
     def _retry_reports(self) -> None:
+        if self.disk.holds(self.config.state_dir):
+            return  # nothing can be recorded on a full disk; retried once there is room
         with self._reports_lock:
             pending, self._unmatched = self._unmatched, []
         now = self.clock()
@@ -257,6 +304,8 @@ class Daemon:
 
     def expire(self) -> None:
         """Alerts past their expiry: what is unsent is cancelled and reported."""
+        if self.disk.holds(self.config.state_dir):
+            return  # nothing can be recorded on a full disk; expiry resumes with room
         for alert_id, cancelled in self.outbox.expire(self.clock()):
             log.warning("alert %s expired; %d recipient(s) not served", alert_id, cancelled)
             if cancelled:
@@ -382,13 +431,20 @@ class Daemon:
         }
 
     def publish_status(self) -> None:
+        # At each tick: a full disk is announced here, and room coming back noticed.
+        self.disk.check()
         path = self.config.state_dir / STATUS_FILE
+        if self.disk.holds(path):
+            return  # a full disk, said once; the status file is written again with room
         tmp = path.with_name("." + STATUS_FILE + ".tmp")
         try:
             tmp.write_text(json.dumps(self.status_snapshot(), ensure_ascii=False))
             os.replace(tmp, path)
         except OSError as exc:
-            log.warning("cannot write %s: %s", path, exc)
+            tmp.unlink(missing_ok=True)
+            if not self.disk.report(exc, self.config.state_dir):
+                log.warning("cannot write %s: %s", path, exc)
+
 
 
 def read_status(state_dir: Path) -> dict[str, Any] | None:

@@ -4,22 +4,27 @@ as fast as the modem and the SIM's windows allow.
 Order: urgent before normal, then the oldest alert, then member order; a whole message (all its
 parts) is the unit, so an urgent alert overtakes at the next message boundary. Transient errors
 are retried with backoff within the alert's expiry; permanent ones fail that recipient only.
-Each part is in the database as in flight before ``AT+CMGS`` and as sent right after.
+Each part is in the database as in flight before ``AT+CMGS`` and as sent right after. On a
+full disk nothing can be recorded, so sending holds until room is back (a part the network
+took meanwhile is recorded first); the notice that says so goes from memory.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from modemd.diskspace import BACKOFF, DiskSpace
 from modemd.modem.device import Modem
 from modemd.modem.errors import CmeError, CmsError, CommandFailed, ModemError
 from modemd.outbox import Job, Outbox
 from modemd.phone import InvalidNumber
+from modemd.sms.parts import Composition
 from modemd.sms.pdu import CodecError, SubmitPdu
 from modemd.throttle import Throttle, Verdict
 
@@ -98,6 +103,18 @@ class DispatchState:
         self.errors = [*self.errors[-9:], (now, text)]
 
 
+@dataclass(frozen=True)
+class _Unrecorded:
+    """A part the network took whose record could not be written (the disk is full): it is
+    recorded before anything else is sent, so it never goes twice."""
+
+    job: Job
+    seq: int
+    reference: int | None
+    answered: float
+    log_id: int
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -123,6 +140,11 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.progress = AlertLog(outbox)
+        # Told when a write fails for want of room (the daemon's monitor; quiet on its own).
+        self.disk = DiskSpace()
+        self._unrecorded: _Unrecorded | None = None
+        self._direct: list[tuple[str, Composition]] = []
+        self._direct_lock = threading.Lock()
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -144,6 +166,13 @@ class Dispatcher:
     def wake(self) -> None:
         self._wake.set()
 
+    def send_direct(self, phone: str, composition: Composition) -> None:
+        """An SMS that cannot go through the durable queue (a notice that the disk is full):
+        kept in memory only, sent before queued work, within the SIM's windows."""
+        with self._direct_lock:
+            self._direct.append((phone, composition))
+        self.wake()
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -154,9 +183,13 @@ class Dispatcher:
             try:
                 delay = self._step()
             except Exception as exc:  # keep the queue alive; the state is in the database
-                log.exception("dispatcher error")
-                self.state.error(self.clock(), f"internal error: {exc}")
-                delay = 1.0
+                if self.disk.report(exc, self.outbox.db.path.parent):
+                    # Said once by the disk monitor; woken as soon as room is back.
+                    delay = BACKOFF
+                else:
+                    log.exception("dispatcher error")
+                    self.state.error(self.clock(), f"internal error: {exc}")
+                    delay = 1.0
             if delay > 0:
                 self._wake.wait(delay)
                 self._wake.clear()
@@ -176,6 +209,15 @@ class Dispatcher:
             # health check tell us when it is back.
             self.state.current = None
             return 0.5
+        if self._direct:
+            return self._send_direct(now)
+        if self.disk.watch and self.disk.holds(self.outbox.db.path):
+            # Nothing can be recorded, a STOP perhaps not either: hold until room is back
+            # (the daemon wakes us then, after the STOPs waiting on the SIM).
+            self.state.current = None
+            return BACKOFF
+        if self._unrecorded is not None:
+            self._record_sent(self._unrecorded)  # raises again while the disk is full
         job = self.outbox.claim(self.modem_name, now, self.accept)
         if job is None:
             self.state.current = None
@@ -188,7 +230,8 @@ class Dispatcher:
         try:
             return self._try(job, now)
         finally:
-            self.outbox.release(job)
+            if self._unrecorded is None or self._unrecorded.job.delivery_id != job.delivery_id:
+                self.outbox.release(job)  # else kept until its sent part is recorded
 
     def _try(self, job: Job, now: float) -> float:
         if job.parts_sent and self.outbox.last_modem(job) not in (None, self.modem_name):
@@ -290,9 +333,59 @@ class Dispatcher:
         self.state.part_seconds = elapsed if avg == 0 else 0.8 * avg + 0.2 * elapsed
         self.state.sent_parts += 1
         self.modem.report_send_ok()
-        if self.outbox.part_sent(job, seq, reference, answered, log_id=log_id):
-            self.progress.delivered(job)
+        self._record_sent(_Unrecorded(job, seq, reference, answered, log_id))
         return True
+
+    def _record_sent(self, sent: _Unrecorded) -> None:
+        self._unrecorded = sent
+        done = self.outbox.part_sent(
+            sent.job, sent.seq, sent.reference, sent.answered, log_id=sent.log_id
+        )
+        self._unrecorded = None
+        self.outbox.release(sent.job)
+        if done:
+            self.progress.delivered(sent.job)
+
+    def _send_direct(self, now: float) -> float:
+        """The first SMS kept in memory, part by part, counted like any other."""
+        with self._direct_lock:
+            phone, composition = self._direct[0]
+        # A long one gets its concatenation reference from memory: the counter on disk may
+        # be what cannot be written.
+        ref = None if composition.part_count == 1 else random.randrange(256)
+        try:
+            pdus = self.modem.compose(
+                phone, composition.text, composition.encoding, concat_reference=ref
+            )
+        except (InvalidNumber, CodecError, ValueError, OSError) as exc:
+            return self._direct_done(phone, f"cannot compose: {exc}")
+        verdict = self.throttle.check(now, phone, len(pdus))
+        if not verdict.allowed:
+            return max(0.01, min(1.0, (verdict.reopens_at or now) - now))
+        for pdu in pdus:
+            in_doubt = self.clock() + self.modem.send_deadline
+            self.throttle.record(in_doubt, phone)
+            try:
+                self.modem.send_pdu(pdu)
+            except (CmsError, CmeError, CommandFailed) as exc:
+                self.throttle.forget(in_doubt, phone)
+                return self._direct_done(phone, str(exc))
+            except ModemError as exc:
+                self.throttle.settle(in_doubt, max(in_doubt, self.clock()), phone)
+                self.modem.report_send_trouble(exc)
+                return self._direct_done(phone, str(exc))
+            self.throttle.settle(in_doubt, self.clock(), phone)
+            self.state.sent_parts += 1
+        return self._direct_done(phone, None)
+
+    def _direct_done(self, phone: str, error: str | None) -> float:
+        with self._direct_lock:
+            self._direct.pop(0)
+        if error is None:
+            log.info("SMS to %s sent from memory (the queue cannot be written)", phone)
+            return 0.0
+        log.warning("SMS to %s, kept in memory, not sent: %s", phone, error)
+        return 1.0
 
     def _failed(self, job: Job, seq: int, log_id: int, exc: ModemError) -> None:
         now = self.clock()

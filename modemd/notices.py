@@ -2,21 +2,25 @@
 
 A condition (the modem gone, no network, a SIM window exhausted with work waiting) is reported
 when it has lasted ``health.notify_after``, by SMS to ``inbound.operator_numbers``, in the log
-and in ``status``; SIM trouble and expired alerts are reported at once. SMS notices go through
-the durable queue, so one raised while the modem is gone leaves when it is back.
+and in ``status``; SIM trouble, a full disk and expired alerts are reported at once. SMS notices
+go through the durable queue, so one raised while the modem is gone leaves when it is back;
+when the queue itself cannot be written (the disk is full), they go straight to the modem
+from memory instead (a crash would lose them, and the next start raises them again).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from modemd.diskspace import is_disk_full
 from modemd.outbox import Outbox
 from modemd.phone import normalize
-from modemd.sms.parts import compose
+from modemd.sms.parts import Composition, compose
 from modemd.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,7 @@ class Notices:
         *,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,
+        direct: Callable[[str, Composition], None] | None = None,
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -49,10 +54,16 @@ class Notices:
         self.notify_after = notify_after
         self.clock = clock
         self.on_queued = on_queued
+        self.direct = direct  # sends from memory, when the queue cannot be written
         self.open: dict[str, Problem] = {}
+        self._lock = threading.RLock()  # conditions come from more than one periodic job
 
     def condition(self, key: str, active: bool, text: str, *, immediate: bool = False) -> None:
         """Called on every check with whether the condition holds now."""
+        with self._lock:
+            self._condition(key, active, text, immediate)
+
+    def _condition(self, key: str, active: bool, text: str, immediate: bool) -> None:
         now = self.clock()
         problem = self.open.get(key)
         if active:
@@ -81,14 +92,22 @@ class Notices:
             return  # the log and `status` still say it
         composition = compose(PREFIX + text)
         now = self.clock()
-        with self.db.transaction() as conn:
+        try:
+            with self.db.transaction() as conn:
+                for number in self.operator_numbers:
+                    self.outbox.queue_message(conn, number, composition, "notice", now)
+        except Exception as exc:
+            if not is_disk_full(exc) or self.direct is None:
+                raise
             for number in self.operator_numbers:
-                self.outbox.queue_message(conn, number, composition, "notice", now)
+                self.direct(number, composition)
+            return
         if self.on_queued is not None:
             self.on_queued()
 
     def snapshot(self) -> list[dict[str, object]]:
-        return [
-            {"key": p.key, "text": p.text, "since": p.since, "notified": p.notified}
-            for p in self.open.values()
-        ]
+        with self._lock:
+            return [
+                {"key": p.key, "text": p.text, "since": p.since, "notified": p.notified}
+                for p in self.open.values()
+            ]

@@ -44,6 +44,7 @@ from modemd.alerts import (
     parse_alert,
 )
 from modemd.config import AlertsConfig
+from modemd.diskspace import BACKOFF, DiskSpace
 from modemd.outbox import Outbox
 from modemd.subscribers import Registry, Subscriber
 
@@ -199,7 +200,11 @@ class Intake:
         target = _free_name(self.spool.failed, path.name)
         error = target.with_name(target.name + ".error")
         tmp = error.with_name("." + error.name + ".tmp")
-        tmp.write_text(f"{path.name}: {reason}\n", encoding="utf-8")
+        try:
+            tmp.write_text(f"{path.name}: {reason}\n", encoding="utf-8")
+        except OSError:
+            tmp.unlink(missing_ok=True)  # no half-written reason left behind (a full disk)
+            raise
         os.replace(tmp, error)  # the reason first: a crash now leaves the file to retry
         self._move(path, target)
         log.warning("%s rejected: %s", path.name, reason)
@@ -238,10 +243,18 @@ class _Seen:
 class SpoolWatcher:
     """Notices complete files in ``outgoing/`` and hands them to the intake, in one thread."""
 
-    def __init__(self, spool: Spool, take: Callable[[Path], object], polling: bool = False) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        take: Callable[[Path], object],
+        polling: bool = False,
+        disk: DiskSpace | None = None,
+    ) -> None:
         self.spool = spool
         self._take = take
         self._polling = polling
+        self.disk = disk or DiskSpace()
+        self._held_until = 0.0  # a full disk: files wait, untried, until then or room_back()
         self._seen: dict[Path, _Seen] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -267,6 +280,11 @@ class SpoolWatcher:
             observer.start()
         self._observer = observer
         self._thread.start()
+
+    def room_back(self) -> None:
+        """The disk has room again: take what waited, now."""
+        self._held_until = 0.0
+        self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -309,14 +327,23 @@ class SpoolWatcher:
                     with self._lock:
                         self._seen.setdefault(path, _Seen(last_event=now - SETTLE))
                 next_scan = now + RESCAN
-            for path in self._ready(now):
+            ready = [] if now < self._held_until else self._ready(now)
+            for n, path in enumerate(ready):
                 try:
                     self._take(path)
-                except Exception:
+                except Exception as exc:
                     # The file stays in outgoing/ and is tried again at the next scan.
+                    if self.disk.report(exc, self.spool.root):
+                        # Said once by the disk monitor; these files, complete, wait quietly
+                        # until room is back.
+                        self._held_until = time.monotonic() + BACKOFF
+                        with self._lock:
+                            for left in ready[n:]:
+                                self._seen[left] = _Seen(moved_in=True)
+                        break
                     log.exception("could not process %s; will retry", path.name)
             with self._lock:
-                waiting = bool(self._seen)
+                waiting = bool(self._seen) and now >= self._held_until
             self._wake.wait(0.1 if waiting else RESCAN)
             self._wake.clear()
 
