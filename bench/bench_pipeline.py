@@ -3,13 +3,16 @@
     .venv/bin/python bench/bench_pipeline.py [--quick]
 
 Measures, in one run:
-  pickup     file renamed into outgoing/ -> first AT+CMGS at the modem (median, max)
+  pickup     file renamed into outgoing/ (from another folder, or from a dot name inside it)
+             -> first AT+CMGS at the modem (median, max)
   fan-out    parts x modem send time / elapsed, at 0.3 s and 2.0 s a part (1.0 = never idle)
-  throttle   parts achieved / allowed under a per-minute cap, and the fullest 60 s window
+  throttle   parts achieved / allowed under a per-minute cap with sends of 0.1 to 2 s, and
+             the fullest 60 s window as the simulated network counts parts
   idle       CPU share and RSS of a `modemd run` process with nothing to do
   set-up     accepting an alert for 10,000 members, and picking the next message among them
-Targets: pickup <= 0.2 s median; fan-out >= 0.97; throttle >= 0.97 with no window over its
-cap; idle CPU < 1 % of a core; RSS < 60 MB.
+Targets: pickup <= 0.1 s median either way; fan-out >= 0.97; throttle >= 0.95 with no window
+over its cap, wherever within a send the network counts a part; idle CPU < 1 % of a core;
+RSS < 60 MB.
 """
 
 from __future__ import annotations
@@ -47,17 +50,26 @@ def cmgs_times(sim: PtySimulator) -> list[float]:
     return [t for t, line in log if line.startswith("AT+CMGS")]
 
 
-def bench_pickup(runs: int) -> tuple[float, float]:
+def bench_pickup(runs: int, from_elsewhere: bool) -> tuple[float, float]:
+    """File -> first AT+CMGS, the file renamed in from another folder of the same disk
+    (``mv ~/alerte.yaml outgoing/``) or from a dot name inside ``outgoing/``."""
     latencies = []
     with tempfile.TemporaryDirectory() as tmp:
         sim = simulator(Path(tmp), 0.3)
         h = Harness(Path(tmp), sim)
         h.members(1)
         h.start()
+        aside = Path(tmp) / "aside"
+        aside.mkdir()
         try:
             for n in range(runs):
                 before = len(cmgs_times(sim))
-                h.drop(f"pickup-{n}.yaml", ALERT)
+                name = f"pickup-{n}.yaml"
+                if from_elsewhere:
+                    (aside / name).write_text(ALERT, encoding="utf-8")
+                    os.replace(aside / name, h.config.spool_dir / "outgoing" / name)
+                else:
+                    h.drop(name, ALERT)
                 dropped = time.time()
                 h.wait(lambda b=before: len(cmgs_times(sim)) > b, timeout=10, step=0.002)
                 latencies.append(cmgs_times(sim)[before] - dropped)
@@ -85,9 +97,13 @@ def bench_fanout(latency: float, members: int) -> float:
     return len(sent) * latency / elapsed
 
 
-def bench_throttle(cap: int, windows: int) -> tuple[float, int]:
+def bench_throttle(cap: int, windows: int) -> tuple[float, int, int]:
+    """Parts achieved / allowed under ``per_minute: cap``, each send taking 0.1 to 2 s, and
+    the fullest 60 s window as the network counts: at each part's answer, and at the worst
+    moment between the PDU reaching it and the answer (where an SMS centre may count it)."""
     with tempfile.TemporaryDirectory() as tmp:
-        sim = simulator(Path(tmp), 0.3)
+        modem = SimulatedModem(get_profile("generic"), send_latency=0.1, send_latency_max=2.0)
+        sim = PtySimulator(modem, link=Path(tmp) / "ttySIM").start()
         h = Harness(Path(tmp), sim, limits=LimitsConfig(per_minute=cap))
         h.members(cap * windows + cap // 2)
         h.start()
@@ -97,12 +113,18 @@ def bench_throttle(cap: int, windows: int) -> tuple[float, int]:
             start = cmgs_times(sim)[0]
             time.sleep(max(0.0, start + 60 * windows + 1 - time.time()))
             times = cmgs_times(sim)
+            sent = sim.sent()
         finally:
             h.stop()
             sim.stop()
     in_run = [t for t in times if t < start + 60 * windows]
-    fullest = max(sum(1 for u in times if u <= t < u + 60) for t in times)
-    return len(in_run) / (cap * windows), fullest
+    answers = [s.at for s in sent]
+    at_answer = max(sum(1 for u in answers if u <= t < u + 60) for t in answers)
+    # A window [t, t + 60) can hold every part whose span [submitted, answered] meets it;
+    # the fullest such window starts at some part's answer.
+    spans = [(s.submitted_at, s.at) for s in sent]
+    worst = max(sum(1 for b, e in spans if e >= end and b < end + 60) for _, end in spans)
+    return len(in_run) / (cap * windows), at_answer, worst
 
 
 def bench_idle(seconds: float) -> tuple[float, float]:
@@ -174,12 +196,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller runs, rougher figures")
     quick = parser.parse_args().quick
     print("modemd pipeline benchmark (simulated modem over a pty)", flush=True)
-    median, worst = bench_pickup(5 if quick else 15)
-    print(
-        f"pickup latency       median {median:.3f} s, max {worst:.3f} s "
-        f"(= {median / 0.3:.2f} x and {worst / 0.3:.2f} x one 0.3 s send; target <= 0.2 s)",
-        flush=True,
-    )
+    for from_elsewhere, style in ((True, "from another folder"), (False, "inside outgoing/")):
+        median, worst = bench_pickup(5 if quick else 15, from_elsewhere)
+        print(
+            f"pickup latency       renamed {style}: median {median:.3f} s, max {worst:.3f} s "
+            f"(= {median / 0.3:.2f} x and {worst / 0.3:.2f} x one 0.3 s send; "
+            "target <= 0.1 s)",
+            flush=True,
+        )
     for latency, members in ((0.3, 30 if quick else 100), (2.0, 5 if quick else 20)):
         eff = bench_fanout(latency, members)
         print(
@@ -187,11 +211,12 @@ def main() -> None:
             "(target >= 0.97)",
             flush=True,
         )
-    cap = 60
-    achieved, fullest = bench_throttle(cap, 1 if quick else 2)
+    cap = 20
+    achieved, at_answer, worst = bench_throttle(cap, 1 if quick else 2)
     print(
-        f"throttle efficiency  {achieved:.3f} of per_minute={cap}, fullest 60 s window "
-        f"{fullest}/{cap} (target >= 0.97, never over)",
+        f"throttle efficiency  {achieved:.3f} of per_minute={cap}, sends of 0.1 to 2 s; "
+        f"fullest 60 s window seen by the network {at_answer}/{cap} counted at the answers, "
+        f"{worst}/{cap} at worst within each send (target >= 0.95, never over)",
         flush=True,
     )
     cpu, rss = bench_idle(10 if quick else 30)
