@@ -19,7 +19,9 @@ def write_incoming(
 ) -> Path:
     """``From:``, ``Received:``, a ``Note:`` for the operators if any, a blank line, the
     text; written whole or not at all. ``sender`` is the number in E.164 when it could be
-    normalised."""
+    normalised. A message whose PDU was damaged also gets ``Damaged:`` (what was wrong) and
+    ``PDU:`` (the PDU as received), so operators can tell a sender's text from what the
+    decoder made of it."""
     received = received or datetime.now(UTC)
     sender = sender or message.sender or "unknown"
     stamp = received.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -31,12 +33,15 @@ def write_incoming(
         if not path.exists():
             break
         n += 1
-    body = (
-        f"From: {sender}\n"
-        f"Received: {received.astimezone().isoformat(timespec='seconds')}\n"
-        + (f"Note: {note}\n" if note else "")
-        + f"\n{message.text}\n"
-    )
+    when = received.astimezone().isoformat(timespec="seconds")  # local, as the CLI shows
+    head = [f"From: {sender}", f"Received: {when}"]
+    if message.damage:
+        head.append(f"Damaged: {message.damage}")
+    if message.pdu:
+        head.append(f"PDU: {message.pdu}")
+    if note:
+        head.append(f"Note: {note}")  # for the operators, such as a possible opt-out
+    body = "\n".join(head) + f"\n\n{message.text}\n"
     tmp = folder / f".{path.name}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
         handle.write(body)
