@@ -89,6 +89,10 @@ DEFAULT_MARKERS: tuple[str, ...] = ("AT+CMEE?", "AT+CSCS?", "AT+CSQ")
 RESYNC_ATTEMPTS = 3  # markers left unanswered before the modem is declared silent
 RESYNC_TIMEOUT = 2.0  # seconds each waits
 _REFUSALS = 2  # refusals of one marker before the next is tried (one may be a late ERROR)
+# The reader blocks this long at most for bytes: ``close`` wakes it at once on a serial port,
+# so this only bounds how long it lingers on transports that cannot be woken (sockets).
+# Idle, it costs a wake-up every READ_WAIT seconds, not five a second.
+READ_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -389,7 +393,7 @@ class AtEngine:
     def _read_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                data = self._transport.read(0.2)
+                data = self._transport.read(READ_WAIT)
             except ConnectionLost as exc:
                 if not self._stop.is_set():
                     self._fail(exc)

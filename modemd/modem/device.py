@@ -10,7 +10,6 @@ handler it was handed to has returned.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import queue
@@ -35,10 +34,12 @@ from modemd.modem.errors import (
     Stage,
 )
 from modemd.modem.info import ModemStatus
+from modemd.modem.pinguard import PinGuard
 from modemd.modem.profiles import ModemProfile, select_profile
 from modemd.modem.receiver import Receiver, ReportHandler, SmsHandler
 from modemd.modem.references import ReferenceCounter
-from modemd.modem.transport import PortSettings, Transport, open_transport
+from modemd.modem.transport import PortSettings, Transport, find_stable_link, open_transport
+from modemd.modem.upkeep import HealthCheck
 from modemd.phone import normalize
 from modemd.sms.parts import Encoding, split
 from modemd.sms.pdu import (
@@ -66,9 +67,7 @@ class Modem:
         pin_guard: Path | None = None,
     ) -> None:
         self.config = config
-        # Remembers (as a hash) a PIN the SIM rejected, across restarts: the same wrong PIN
-        # is never tried twice, while a corrected modem.pin is tried once.
-        self._pin_guard = pin_guard
+        self._pin_guard = PinGuard(pin_guard)
         self.status = ModemStatus(port=config.port)
         self._on_state = on_state
         self._references = references or ReferenceCounter(None)
@@ -91,6 +90,15 @@ class Modem:
             reassembly_timeout=reassembly_timeout,
             command_timeout=config.command_timeout,
         )
+        self._health = HealthCheck(
+            self._engine_or_raise,
+            self.status,
+            self._receiver if receive else None,
+            command_timeout=config.command_timeout,
+            registration=self._registration,
+            on_sim_trouble=lambda detail: self._set_state("failed", detail),
+        )
+        self._check_queued = threading.Event()
         self._pin_rejected = False
         self._worker: threading.Thread | None = None
         self._reg: dict[str, int | None] = {}  # +CREG / +CEREG / +CGREG stat
@@ -201,22 +209,11 @@ class Modem:
         return self.status
 
     def check(self) -> ModemStatus:
-        """The periodic health check: signal, registration, SIM. A modem that does not
-        answer it is reset."""
-        try:
-            self.refresh()
-            lines = self._engine_or_raise().command("AT+CPIN?", self.config.command_timeout)
-            if lines and "READY" not in lines[0]:
-                self._set_state("failed", f"SIM asks for {lines[0].split(':', 1)[-1].strip()}")
-        except (CommandTimeout, ModemUnresponsive) as exc:
-            self.reset(f"health check: {exc}")
-        except CmeError as exc:
-            if exc.code in (10, 13):
-                self._set_state("failed", f"SIM problem: {exc.meaning}")
-        if self._receive:
-            # Anything whose read or hand-over failed is still stored: take it again now
-            # rather than at the next reconnect.
-            self._jobs.put(("sweep", None))
+        """The periodic health check, one AT command (see modemd.modem.upkeep), run by the
+        worker; a modem that does not answer it is reset."""
+        if not self._check_queued.is_set():  # a slow worker never piles up checks
+            self._check_queued.set()
+            self._jobs.put(("check", None))
         return self.status
 
     def sweep(self, wait: float) -> bool:
@@ -321,8 +318,8 @@ class Modem:
         self._setup_smsc()
         self._setup_storage()
         self._setup_notifications()
-        for command in ("AT+CREG=1", "AT+CGREG=1", "AT+CEREG=1"):  # changes as URCs
-            self._quiet(command)
+        urcs = [c for c in ("AT+CREG=1", "AT+CGREG=1", "AT+CEREG=1") if self._accepted(c)]
+        self._health.registration_urcs = bool(urcs)  # else the health checks poll it
         self._reg = {}
         self.refresh()
         log.info(
@@ -348,6 +345,15 @@ class Modem:
                     raise
             time.sleep(0.3)
         raise AssertionError("unreachable")
+
+    def _accepted(self, command: str) -> bool:
+        assert self._engine is not None
+        try:
+            self._engine.command(command, self.config.command_timeout)
+        except (CommandFailed, CmsError, CmeError) as exc:
+            log.debug("%s refused: %s", command, exc)
+            return False
+        return True
 
     def _quiet(self, command: str) -> list[str]:
         """A command whose refusal is worth a log line, not a failed bring-up."""
@@ -379,7 +385,7 @@ class Modem:
             raise SimError(f"the SIM asks for {state}, which modemd cannot provide")
         if self.config.pin is None:
             raise SimError("the SIM asks for a PIN: set modem.pin in the configuration")
-        if self._pin_rejected or self._pin_was_rejected(self.config.pin):
+        if self._pin_rejected or self._pin_guard.rejected(self.config.pin):
             raise SimError("the SIM PIN was rejected earlier; not trying again (fix modem.pin)")
         try:
             self._engine.command(
@@ -390,31 +396,14 @@ class Modem:
             )
         except (CmeError, CommandFailed) as exc:
             self._pin_rejected = True
-            self._remember_rejected(self.config.pin)
+            self._pin_guard.remember(self.config.pin)
             raise SimError(
                 "the SIM rejected the PIN in modem.pin; modemd will not try again, to keep the "
                 "remaining attempts: correct modem.pin (or unlock the SIM in a phone), then "
                 "restart"
             ) from exc
         log.info("SIM PIN accepted")
-        if self._pin_guard is not None:
-            self._pin_guard.unlink(missing_ok=True)
-
-    def _pin_was_rejected(self, pin: str) -> bool:
-        if self._pin_guard is None:
-            return False
-        try:
-            return self._pin_guard.read_text().strip() == _pin_digest(pin)
-        except OSError:
-            return False
-
-    def _remember_rejected(self, pin: str) -> None:
-        if self._pin_guard is None:
-            return
-        try:
-            self._pin_guard.write_text(_pin_digest(pin) + "\n")
-        except OSError as exc:
-            log.warning("cannot record the rejected PIN in %s: %s", self._pin_guard, exc)
+        self._pin_guard.forget()
 
     def _setup_smsc(self) -> None:
         smsc = info.parse_smsc(self._quiet("AT+CSCA?"))
@@ -489,6 +478,7 @@ class Modem:
             before, self.status.registration = self.status.registration, self._best_registration()
             if before != self.status.registration:
                 log.info("network: %s", self.status.registration_text)
+                self._jobs.put(("operator", None))  # perhaps another one now
                 if self._on_state is not None:
                     self._on_state(self.status.state, self.status.registration_text)
         else:
@@ -502,8 +492,12 @@ class Modem:
     # --------------------------------------------------------------------------- worker
     def _work(self) -> None:
         while True:
+            # Idle, this thread sleeps until there is work, or until an unfinished long
+            # SMS is due to be handed over as it is: no wake-ups in rounds.
+            deadline = self._receiver.next_deadline()
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                kind, arg = self._jobs.get(timeout=1.0)
+                kind, arg = self._jobs.get(timeout=wait)
             except queue.Empty:
                 self._receiver.flush_expired()
                 continue
@@ -524,8 +518,15 @@ class Modem:
                     self._receiver.read_stored(arg[0], arg[1])
                 elif kind == "pdu" and isinstance(arg, str):
                     self._receiver.take(arg, None)
+                elif kind == "check":
+                    self._check_queued.clear()
+                    self._run_check()
+                elif kind == "operator":
+                    self._health.read_operator()
             except ConnectionLost:
                 continue  # the reconnect job is already queued
+            except ModemUnresponsive as exc:  # whatever asked, silence means a reset
+                self.reset(f"{kind}: {exc}")
             except Exception as exc:  # the only worker: log, keep going, never die
                 if not isinstance(exc, ModemError):
                     log.exception("modem worker error during %s", kind)
@@ -533,6 +534,12 @@ class Modem:
                         self._jobs.put(("reconnect", exc))
                     continue
                 log.warning("modem %s failed: %s", kind, exc)
+
+    def _run_check(self) -> None:
+        try:
+            self._health.run()
+        except (CommandTimeout, ModemUnresponsive) as exc:
+            self.reset(f"health check: {exc}")
 
     def _reconnect(self, cause: object) -> None:
         if self._ready.is_set() and self._engine is not None and self._engine.lost is None:
@@ -574,22 +581,3 @@ class Modem:
             self.status.since = time.time()
             if self._on_state is not None:
                 self._on_state(state, detail)
-
-
-def find_stable_link(folder: str, port: str) -> str | None:
-    """The symlink in ``folder`` (/dev/serial/by-id) that resolves to ``port``, if any."""
-    if "://" in port or not os.path.isdir(folder):
-        return None
-    target = os.path.realpath(port)
-    if os.path.dirname(os.path.abspath(port)) == os.path.abspath(folder):
-        return None  # the port is already a stable name
-    for entry in sorted(os.listdir(folder)):
-        link = os.path.join(folder, entry)
-        if os.path.islink(link) and os.path.realpath(link) == target:
-            return link
-    return None
-
-
-def _pin_digest(pin: str) -> str:
-    # Only a digest is kept: the PIN itself is never written anywhere by modemd.
-    return hashlib.sha256(f"modemd-pin:{pin}".encode()).hexdigest()

@@ -111,6 +111,16 @@ class Stored:
     pdu: str
 
 
+def parse_storage_use(lines: list[str]) -> tuple[str, int] | None:
+    """(storage, messages held) of the first storage in ``+CPMS: "ME",1,23,"ME",1,23,...``
+    (the read form); None if the answer is not understood."""
+    for line in lines:
+        match = re.match(r'^\+CPMS:\s*"?(\w+)"?\s*,\s*(\d+)\s*,', line)
+        if match:
+            return match.group(1), int(match.group(2))
+    return None
+
+
 def parse_listing(lines: list[str]) -> list[Stored]:
     """``+CMGL: <index>,<stat>,,<len>`` each followed by its PDU line."""
     found: list[Stored] = []

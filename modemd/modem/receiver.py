@@ -1,9 +1,12 @@
 """Receiving: inbound SMS and status reports, from modem storage or pushed, never lost.
 
 New messages are read from the storage a ``+CMTI`` names, taken from ``+CMT``/``+CDS`` pushes,
-and swept from every storage at each bring-up. Long messages are reassembled; their stored
-parts stay on the modem until the whole message has been handed over, and a message is deleted
-only after its handler returned, so a crash at any point means a second hand-over, not a loss.
+and swept from every storage at each bring-up; the health checks look at what the storage holds
+(one ``AT+CPMS?``) and sweep it when it holds more than what is left there on purpose, which
+catches a ``+CMTI`` lost in line noise and a hand-over that failed. Long messages are
+reassembled; their stored parts stay on the modem until the whole message has been handed over,
+and a message is deleted only after its handler returned, so a crash at any point means a second
+hand-over, not a loss.
 """
 
 from __future__ import annotations
@@ -58,20 +61,50 @@ class Receiver:
         self._timeout = command_timeout
         self._reassembler = Reassembler(timeout=reassembly_timeout)
         self._groups: dict[tuple[str, int, int], _Group] = {}
+        self._kept: set[tuple[str, int]] = set()  # stored, not ours to delete (not a DELIVER)
+        self._left_behind: set[str] = set()  # storages holding a message whose hand-over failed
         self.read_storage = ""  # the storage set at bring-up, returned to after each read
 
-    def sweep(self) -> None:
-        """Hand over every message stored while nobody was listening."""
-        for mem in self.status.storages or (self.read_storage,):
+    def sweep(self, storages: list[str] | None = None) -> None:
+        """Hand over every message stored while nobody was listening (in every storage,
+        or in those named)."""
+        for mem in storages or self.status.storages or (self.read_storage,):
             try:
                 self._use_storage(mem)
                 listed = info.parse_listing(self._engine().command("AT+CMGL=4", 30))
             except (CmsError, CmeError, CommandFailed) as exc:
                 log.debug("cannot list storage %s: %s", mem, exc)
                 continue
+            self._kept = {kept for kept in self._kept if kept[0] != mem}
             for stored in listed:
                 self.take(stored.pdu, (mem, stored.index))
         self._use_storage(self.read_storage)
+
+    def check_stored(self) -> None:
+        """One look at the storage new SMS go to (``AT+CPMS?``): if it holds more than the
+        parts of unfinished long messages and what is not ours to delete, or a hand-over
+        failed somewhere, sweep there now."""
+        try:
+            use = info.parse_storage_use(self._engine().command("AT+CPMS?", self._timeout))
+        except (CmsError, CmeError, CommandFailed) as exc:
+            log.debug("cannot read storage use: %s", exc)
+            use = None
+        storages = set(self._left_behind)
+        if use is None:
+            storages.add(self.read_storage)  # cannot tell: look
+        elif use[1] > self._held(use[0]):
+            storages.add(use[0])
+        if storages:
+            self._left_behind.clear()
+            self.sweep(sorted(storages))
+
+    def next_deadline(self) -> float | None:
+        """When an unfinished long message is due to be handed over as it is (monotonic)."""
+        return self._reassembler.next_expiry()
+
+    def _held(self, mem: str) -> int:
+        parts = sum(loc[0] == mem for group in self._groups.values() for loc in group.locations)
+        return parts + sum(kept[0] == mem for kept in self._kept)
 
     def read_stored(self, mem: str, index: int) -> None:
         mem = mem or self.read_storage
@@ -110,6 +143,8 @@ class Receiver:
             return
         if not isinstance(message, Deliver):
             log.warning("ignored stored SMS of unexpected type %s", type(message).__name__)
+            if location is not None:
+                self._kept.add(location)
             return
         key = _group_key(message)
         if key is not None and location is not None:
@@ -143,8 +178,9 @@ class Receiver:
             log.debug("inbound SMS kept on the modem: %s", exc)
             return
         except Exception:
-            # Not deleted: the next sweep hands it over again.
+            # Not deleted: the next sweep (at the next look at the storage) hands it over again.
             log.exception("inbound SMS handler failed; message kept on the modem")
+            self._left_behind.update(mem for mem, _ in locations)
             return
         self._delete(locations)
 
@@ -152,6 +188,7 @@ class Receiver:
         for mem, index in locations:
             self._use_storage(mem)
             self._engine().command(f"AT+CMGD={index}", 10)
+            self._kept.discard((mem, index))
         self._use_storage(self.read_storage)
 
     # -------------------------------------------------------------------------- helpers

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import termios
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -29,8 +30,8 @@ class PortSettings:
 
 
 class Transport(ABC):
-    """A byte stream to a modem. ``read`` returns b"" on timeout; a vanished port raises
-    ConnectionLost from either call."""
+    """A byte stream to a modem. ``read`` returns b"" on timeout (or when ``close`` cuts it
+    short, from another thread); a vanished port raises ConnectionLost from either call."""
 
     name: str
 
@@ -67,7 +68,8 @@ class SerialTransport(Transport):
 
     def read(self, timeout: float) -> bytes:
         try:
-            self._port.timeout = timeout
+            if self._port.timeout != timeout:  # setting it reconfigures the tty
+                self._port.timeout = timeout
             first = self._port.read(1)
             if not first:
                 return b""
@@ -85,8 +87,12 @@ class SerialTransport(Transport):
             raise ConnectionLost(f"modem port {self.name} lost: {_reason(exc)}") from exc
 
     def close(self) -> None:
-        # Closing a vanished port: nothing is left to release.
+        # Wake a read blocked in another thread first (POSIX ports can), then close; on a
+        # vanished port nothing is left to release.
         with contextlib.suppress(serial.SerialException, OSError, termios.error):
+            cancel = getattr(self._port, "cancel_read", None)
+            if cancel is not None:
+                cancel()
             self._port.close()
 
 
@@ -99,6 +105,20 @@ def _reason(exc: BaseException) -> str:
     if "Device or resource busy" in text or "Could not exclusively lock" in text:
         return "port busy (is ModemManager or another program using it?)"
     return text
+
+
+def find_stable_link(folder: str, port: str) -> str | None:
+    """The symlink in ``folder`` (/dev/serial/by-id) that resolves to ``port``, if any."""
+    if "://" in port or not os.path.isdir(folder):
+        return None
+    target = os.path.realpath(port)
+    if os.path.dirname(os.path.abspath(port)) == os.path.abspath(folder):
+        return None  # the port is already a stable name
+    for entry in sorted(os.listdir(folder)):
+        link = os.path.join(folder, entry)
+        if os.path.islink(link) and os.path.realpath(link) == target:
+            return link
+    return None
 
 
 TransportFactory = Callable[[PortSettings], Transport]

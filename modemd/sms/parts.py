@@ -251,6 +251,13 @@ class Reassembler:
                 out.append(_merge(group.parts, group.total))
         return out
 
+    def next_expiry(self) -> float | None:
+        """When the oldest incomplete message times out (on the clock ``now`` comes from),
+        or None when none is waiting: callers sleep until then, not in short rounds."""
+        if not self._groups:
+            return None
+        return min(group.first_seen for group in self._groups.values()) + self.timeout
+
     def pending(self) -> int:
         """Number of incomplete concatenated messages waiting for parts."""
         return len(self._groups)
