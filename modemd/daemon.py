@@ -39,7 +39,7 @@ from modemd.spool import Intake, Outcome, Spool, SpoolWatcher
 from modemd.statelock import StateLock
 from modemd.store.db import Database, open_database
 from modemd.subscribers import Registry
-from modemd.supervisor import Supervisor
+from modemd.supervisor import BUSY_TICK, Supervisor, quiet_scheduler_log
 from modemd.throttle import HISTORY, Throttle
 
 log = logging.getLogger(__name__)
@@ -128,10 +128,17 @@ class Daemon:
         )
         self.metrics = Metrics(self.status_snapshot)
         self.supervisor = Supervisor(self, clock=self.clock)
+        quiet_scheduler_log()
         self.scheduler = BackgroundScheduler(
             daemon=True, job_defaults={"coalesce": True, "max_instances": 1}
         )
-        self.scheduler.add_job(self.supervisor.tick, "interval", seconds=1, id="tick")
+        # The tick sets its own pace (every second with work, less often idle); delivery
+        # reports that beat the commit of their part are retried at each tick.
+        self.scheduler.add_job(self.supervisor.tick, "interval", seconds=BUSY_TICK, id="tick")
+        self.supervisor.repace = lambda seconds: self.scheduler.reschedule_job(
+            "tick", trigger="interval", seconds=seconds
+        )
+        self.supervisor.duties.append(self._retry_reports)
         self.scheduler.add_job(
             self._health,
             "interval",
@@ -141,7 +148,6 @@ class Daemon:
         self.scheduler.add_job(
             self._purge, "interval", hours=6, next_run_time=datetime.now(UTC), id="retention"
         )
-        self.scheduler.add_job(self._retry_reports, "interval", seconds=2, id="reports")
         if cfg.health.self_test:
             hour, minute = cfg.health.self_test.split(":")
             self.scheduler.add_job(
@@ -444,7 +450,6 @@ class Daemon:
             tmp.unlink(missing_ok=True)
             if not self.disk.report(exc, self.config.state_dir):
                 log.warning("cannot write %s: %s", path, exc)
-
 
 
 def read_status(state_dir: Path) -> dict[str, Any] | None:
