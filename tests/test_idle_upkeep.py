@@ -99,3 +99,14 @@ def test_a_stored_sms_whose_cmti_was_lost_is_taken_within_two_checks(
     after = commands(h.sim)[stored_at:]
     listed = after.index("AT+CMGL=4")
     assert sum(c in CHECK_COMMANDS for c in after[:listed]) <= 2
+
+
+def test_a_sim_pulled_out_is_seen_at_once_not_at_the_next_sim_check(
+    make_sim: MakeSim, make_modem: MakeModem
+) -> None:
+    sim = make_sim("quectel-ec25")
+    modem, _ = make_modem(sim)
+    assert modem.sweep(wait=10)
+    sim.call(sim.modem.pull_sim)
+    assert eventually(lambda: modem.status.state == "failed")
+    assert "NOT INSERTED" in modem.status.detail

@@ -472,6 +472,8 @@ class Modem:
                 self._jobs.put(("read", where))
         elif urc.name in ("+CMT", "+CDS") and urc.pdu is not None:
             self._jobs.put(("pdu", urc.pdu))
+        elif urc.name == "+CPIN" and "READY" not in urc.line:
+            self._jobs.put(("sim", None))  # the SIM went away or locked: see now, not in 10 min
         elif urc.name in ("+CREG", "+CGREG", "+CEREG"):
             stat = info.parse_registration([urc.line])
             self._reg[urc.name] = stat
@@ -523,6 +525,8 @@ class Modem:
                     self._run_check()
                 elif kind == "operator":
                     self._health.read_operator()
+                elif kind == "sim":
+                    self._health.check_sim()
             except ConnectionLost:
                 continue  # the reconnect job is already queued
             except ModemUnresponsive as exc:  # whatever asked, silence means a reset

@@ -8,7 +8,8 @@ command, in turn:
 - the signal (``AT+CSQ``), which also proves the modem answers;
 - what the storage holds (``AT+CPMS?``), swept when it holds more than expected: a ``+CMTI``
   lost in line noise or a hand-over that failed (see ``Receiver.check_stored``);
-- every ``SIM_EVERY``-th check, the SIM (``AT+CPIN?``) instead of the signal.
+- every ``SIM_EVERY``-th check, the SIM (``AT+CPIN?``) instead of the signal; at once when
+  the modem announces a SIM change (``+CPIN: NOT READY``, ``NOT INSERTED``...).
 
 At the default ``health.check_interval`` (30 s) that is 2 AT commands a minute when idle, a
 stored SMS taken within two checks (a minute), and a hung modem found at the first check
@@ -90,7 +91,7 @@ class HealthCheck:
         if kind is Check.STORAGE and self._receiver is not None:
             self._receiver.check_stored()
         elif kind is Check.SIM:
-            self._check_sim()
+            self.check_sim()
         else:
             self.status.signal = info.parse_csq(self._ask("AT+CSQ"))
             if not self.registration_urcs:
@@ -101,7 +102,8 @@ class HealthCheck:
         """After a registration change: the operator may be another one now."""
         self.status.operator = info.parse_operator(self._ask("AT+COPS?"))
 
-    def _check_sim(self) -> None:
+    def check_sim(self) -> None:
+        """Also run at once when the modem says the SIM changed (``+CPIN:`` URC)."""
         try:
             lines = self._engine().command("AT+CPIN?", self._timeout)
         except CmeError as exc:

@@ -444,6 +444,12 @@ class SimulatedModem:
     def stored_count(self) -> int:
         return sum(len(box) for box in self.storage.values())
 
+    def pull_sim(self) -> None:
+        """The SIM comes out of its slot: announced as +CPIN, as most modems do."""
+        self.pin_state = "NOT INSERTED"
+        if self.powered:
+            self._urc("+CPIN: NOT INSERTED")
+
     def set_network(self, on: bool) -> None:
         """Lose or regain the network; announced as +CREG/+CEREG when the host asked."""
         self.network = on
