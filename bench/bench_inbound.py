@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from modemd.members.registry import Registry
 from modemd.sim.modem import SimulatedModem
 from modemd.sim.profiles import get_profile
 from modemd.sim.pty import PtySimulator
 from modemd.store.db import open_database
-from modemd.subscribers import Registry
 from modemd.testing import Harness
 
 

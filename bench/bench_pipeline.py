@@ -30,14 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modemd.config import AlertsConfig, LimitsConfig
-from modemd.daemon import read_status
-from modemd.outbox import Outbox
+from modemd.members.registry import Registry
+from modemd.pipeline.outbox import Outbox
+from modemd.pipeline.spool import Intake, Spool
+from modemd.service.daemon import read_status
 from modemd.sim.modem import SimulatedModem
 from modemd.sim.profiles import get_profile
 from modemd.sim.pty import PtySimulator
-from modemd.spool import Intake, Spool
 from modemd.store.db import open_database
-from modemd.subscribers import Registry
 from modemd.testing import Harness
 
 ALERT = "message: Vol à l'étalage en bande organisée, centre commercial.\ncategory: vol_etalage\n"

@@ -1,5 +1,5 @@
 import sys
 
-from modemd.cli import main
+from modemd.cli.main import main
 
 sys.exit(main())

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from modemd.modem.profiles import PROFILES
+from modemd.modem.settings import ModemSettings
 from modemd.phone import InvalidNumber, normalize
 from modemd.sms.parts import compose
 
@@ -54,25 +55,13 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
-class ModemConfig:
+class ModemConfig(ModemSettings):
+    """A modem as the configuration names it: the device's own settings (``ModemSettings``,
+    all the modem layer sees) plus its place in the pool."""
+
     name: str = "modem"  # how logs, status and the send log call this modem (pool: unique)
     role: str = "both"  # send | receive | both; inbound SMS are read from every modem anyway
     limits: LimitsConfig | None = None  # this SIM's plan; none: the top-level `limits`
-    port: str = "/dev/ttyUSB2"
-    baudrate: int = 115200
-    rtscts: bool = False  # hardware flow control; USB modems do not need it
-    xonxoff: bool = False
-    pin: str | None = None
-    smsc: str | None = None  # set on the SIM only when it has none
-    delivery_reports: bool = True
-    profile: str = "auto"  # auto | generic | huawei-e3372 | simcom-sim7600 | quectel-ec25
-    storage: str = "auto"  # auto | SM | ME | MT
-    command_timeout: float = 5.0
-    send_timeout: float = 60.0
-    reconnect_max_delay: float = 1.0  # seconds between attempts to reopen a vanished port
-    # Where stable names of serial devices live: if the port vanishes and does not come
-    # back under its name, the link that pointed to it is followed (USB re-enumeration).
-    stable_links: str = "/dev/serial/by-id"
 
 
 @dataclass(frozen=True)
@@ -279,6 +268,7 @@ def _check(obj: Any, prefix: str) -> Any:
             raise ConfigError(f"{prefix}port: must name the modem's serial port")
         if obj.smsc is not None:
             _check_number(obj.smsc, f"{prefix}smsc")
+            obj = dataclasses.replace(obj, smsc=normalize(obj.smsc))  # the modem takes E.164
     if isinstance(obj, AlertsConfig):
         try:
             parse_duration(obj.expires_after)

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from modemd.config import Config, LimitsConfig, ModemConfig
-from modemd.daemon import Daemon
+from modemd.members.registry import Registry
+from modemd.service.daemon import Daemon
 from modemd.sim.pty import PtySimulator
 from modemd.store.db import open_database
-from modemd.subscribers import Registry
 
 
 class FakeClock:

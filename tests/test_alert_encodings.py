@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from modemd.members.registry import Registry
 from modemd.sim.pty import PtySimulator
 from modemd.store.db import open_database
-from modemd.subscribers import Registry
 from modemd.testing import Harness
 
 MESSAGE = "Vol à main armée vers 14h, bijouterie av. de la République, Aurillac. Fuite en scooter."

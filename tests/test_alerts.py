@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from modemd.alerts import AlertFileError, is_alert_name, parse_alert
 from modemd.config import AlertsConfig
-from modemd.outbox import Outbox
-from modemd.spool import Intake, Spool
+from modemd.members.registry import Registry, Target, fold
+from modemd.pipeline.alerts import AlertFileError, is_alert_name, parse_alert
+from modemd.pipeline.outbox import Outbox
+from modemd.pipeline.spool import Intake, Spool
 from modemd.store.db import open_database
-from modemd.subscribers import Registry, Target, fold
 
 CONFIG = AlertsConfig()
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from modemd.config import DEFAULT_REPLIES
+from modemd.members.registry import Registry, guess_details
 from modemd.sim.pty import PtySimulator
 from modemd.store.db import open_database
-from modemd.subscribers import Registry, guess_details
 from modemd.testing import Harness
 
 BAKER = "+33612345678"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from modemd.members.registry import Registry
 from modemd.store.db import open_database
-from modemd.subscribers import Registry
 
 
 def modemd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from modemd.members.registry import Registry
 from modemd.store.db import open_database
-from modemd.subscribers import Registry
 
 ROWS = [
     ["Téléphone", "Nom", "Ville", "Activité"],

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from modemd.config import DEFAULT_REPLIES, InboundConfig, ModemConfig, RetentionConfig
-from modemd.retention import purge
+from modemd.service.retention import purge
 from modemd.sim.pty import PtySimulator
 from modemd.sms.parts import Encoding
 from modemd.testing import Harness
@@ -219,7 +219,7 @@ def test_delivery_reports_update_each_recipient(harness: Callable[..., Harness])
         )
     )
     alert_id = h.alerts()[0]["id"]
-    from modemd.reports import progress
+    from modemd.cli.reports import progress
 
     assert progress(db, alert_id=alert_id)[0].delivered == 3
     assert len(phones) == 3

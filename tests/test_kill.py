@@ -16,10 +16,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from modemd.compose import AlertText, compose_alert
 from modemd.config import AlertsConfig
+from modemd.members.registry import Registry
+from modemd.pipeline.compose import AlertText, compose_alert
 from modemd.store.db import open_database
-from modemd.subscribers import Registry
 
 MEMBERS = 60
 KILLS = 8

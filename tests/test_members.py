@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from modemd.members_csv import CsvError, export_csv, import_csv
+from modemd.members.csv_files import CsvError, export_csv, import_csv
+from modemd.members.registry import Registry
 from modemd.store.db import Database, open_database
-from modemd.subscribers import Registry
 
 EXCEL_FR = (
     "Téléphone;Nom;Ville;Activité;Remarque\r\n"

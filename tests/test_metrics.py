@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from modemd.metrics import Metrics, parse_address
+from modemd.service.metrics import Metrics, parse_address
 
 FULL: dict[str, Any] = {
     "modem": {

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from modemd.compose import AlertText, compose_alert
 from modemd.config import AlertsConfig, ModemConfig
 from modemd.modem.device import Modem
 from modemd.modem.errors import CmsError, ConnectionLost, ModemError, SimError
+from modemd.pipeline.compose import AlertText, compose_alert
 from modemd.sim.modem import Faults
 from modemd.sim.pty import PtySimulator
 from modemd.sms.parts import Encoding
@@ -66,7 +66,7 @@ def test_three_part_french_alert_arrives_intact(
     assert composition.part_count == 3
     sim = make_sim(profile, FAULT_MODES[fault]())
     modem, _ = make_modem(sim)
-    send_with_retries(modem, "06 12 34 56 78", composition.text, composition.encoding)
+    send_with_retries(modem, "+33612345678", composition.text, composition.encoding)
     sent = sim.sent()
     assert [s.recipient for s in sent] == ["+33612345678"] * 3
     assert [s.concat.sequence for s in sent if s.concat] == [1, 2, 3]

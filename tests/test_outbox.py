@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modemd.alerts import parse_alert
 from modemd.config import AlertsConfig
-from modemd.outbox import Outbox
+from modemd.members.registry import Registry
+from modemd.pipeline.alerts import parse_alert
+from modemd.pipeline.outbox import Outbox
 from modemd.store.db import open_database
-from modemd.subscribers import Registry
 
 LONG = (
     "message: " + "Vol de marchandises sur les quais de livraison la nuit. " * 2 + "\n"

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from modemd.cli import build_parser
+from modemd.cli.main import build_parser
 
 README = Path(__file__).parent.parent / "README.md"
 COMMON = {"-h", "--help", "--config", "--log-level"}  # every command's, said above the table

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modemd import spool
+from modemd.pipeline import spool
 from modemd.sim.modem import Faults
 from modemd.sim.pty import PtySimulator
 from modemd.testing import Harness
@@ -113,7 +113,7 @@ def test_the_alert_start_is_logged_when_its_first_part_goes(
     h = harness(faults=Faults(send_latencies=[30.0]))
     h.members(1)
     h.start()
-    caplog.set_level(logging.INFO, logger="modemd.dispatcher")
+    caplog.set_level(logging.INFO, logger="modemd.pipeline.dispatcher")
     h.drop("a.yaml", ALERT)
     assert h.wait(lambda: "event=start" in caplog.text)
     assert h.sim.sent() == []  # still waiting for the network's answer

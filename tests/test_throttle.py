@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modemd.config import LimitsConfig
-from modemd.throttle import DAY, Throttle
+from modemd.pipeline.throttle import DAY, Throttle
 
 
 def drive(

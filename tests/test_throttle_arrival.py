@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modemd.config import LimitsConfig
+from modemd.pipeline.throttle import Throttle
 from modemd.sim.modem import Faults
 from modemd.sim.pty import PtySimulator
 from modemd.testing import Harness
-from modemd.throttle import Throttle
 
 MakeSim = Callable[..., PtySimulator]
 Span = tuple[float, float]  # (earliest, latest) moment the network may have counted a part

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from modemd.alerts import parse_alert
 from modemd.config import AlertsConfig
-from modemd.outbox import Outbox
+from modemd.members.registry import Registry
+from modemd.pipeline.alerts import parse_alert
+from modemd.pipeline.outbox import Outbox
 from modemd.store.db import open_database
-from modemd.subscribers import Registry
 from tests.trial_support import Sim, Site, wait_for
 
 LONG = "Vol au rendez-vous : " + "deux individus repérés rue de la Gare, véhicule gris. " * 3

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from modemd.alerts import parse_alert
-from modemd.cli import build_parser
+from modemd.cli.main import build_parser
 from modemd.config import AlertsConfig
-from modemd.outbox import Outbox
+from modemd.members.registry import Registry
+from modemd.pipeline.alerts import parse_alert
+from modemd.pipeline.outbox import Outbox
 from modemd.store.db import open_database
-from modemd.subscribers import Registry
 from tests.trial_support import MODEMD, Lines, Sim, Site, wait_for
 
 MANY = 2000  # enough lines to overflow a pipe's buffer, so `| head` closes it mid-write

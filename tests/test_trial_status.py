@@ -88,7 +88,7 @@ def test_the_throttle_is_logged_once_per_block(
     sim = make_sim("quectel-ec25")
     h = Harness(tmp_path, sim, limits=LimitsConfig(per_minute=2))
     h.members(7)
-    caplog.set_level(logging.INFO, logger="modemd.dispatcher")
+    caplog.set_level(logging.INFO, logger="modemd.pipeline.dispatcher")
     try:
         dispatcher = h.start().dispatcher
         h.drop("vol.txt", "Vol à l'étalage, rue Neuve.")

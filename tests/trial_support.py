@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from modemd.members.registry import Registry
 from modemd.store.db import open_database
-from modemd.subscribers import Registry
 
 MODEMD = [sys.executable, "-m", "modemd"]
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from modemd.config import ModemConfig
 from modemd.modem import info
 from modemd.modem.at import AtEngine, Urc
 from modemd.modem.errors import (
@@ -38,9 +38,9 @@ from modemd.modem.pinguard import PinGuard
 from modemd.modem.profiles import ModemProfile, select_profile
 from modemd.modem.receiver import Receiver, ReportHandler, SmsHandler
 from modemd.modem.references import ReferenceCounter
+from modemd.modem.settings import ModemSettings
 from modemd.modem.transport import PortSettings, Transport, find_stable_link, open_transport
 from modemd.modem.upkeep import HealthCheck
-from modemd.phone import normalize
 from modemd.sms.parts import Encoding, split
 from modemd.sms.pdu import (
     SubmitPdu,
@@ -55,7 +55,7 @@ StateHandler = Callable[[str, str], None]
 class Modem:
     def __init__(
         self,
-        config: ModemConfig,
+        config: ModemSettings,
         *,
         on_sms: SmsHandler,
         on_status_report: ReportHandler | None = None,
@@ -147,7 +147,7 @@ class Modem:
     ) -> list[SubmitPdu]:
         """The PDUs of one SMS (several when long). A long message gets a fresh
         concatenation reference unless one is given (a resumed message keeps its own)."""
-        number = normalize(recipient)
+        number = e164(recipient)
         reports = self.config.delivery_reports if status_report is None else status_report
         reference = concat_reference
         if reference is None and len(split(text, encoding)) > 1:
@@ -408,7 +408,8 @@ class Modem:
     def _setup_smsc(self) -> None:
         smsc = info.parse_smsc(self._quiet("AT+CSCA?"))
         if smsc is None and self.config.smsc:
-            number = normalize(self.config.smsc)
+            # Checked and normalised with the configuration; separators as typed are dropped.
+            number = re.sub(r"[\s.()-]", "", self.config.smsc)
             self._init_command(f'AT+CSCA="{number}",145')
             smsc = number
             log.info("SMS centre set to %s from modem.smsc", number)
@@ -585,3 +586,11 @@ class Modem:
             self.status.since = time.time()
             if self._on_state is not None:
                 self._on_state(state, detail)
+
+
+def e164(number: str) -> str:
+    """The recipient as the PDU wants it. Numbers reach the modem already normalised (the
+    registry stores E.164); anything else is refused rather than guessed at here."""
+    if not re.fullmatch(r"\+[1-9]\d{5,14}", number):
+        raise ValueError(f"not an E.164 number: {number!r}")
+    return number

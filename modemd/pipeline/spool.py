@@ -35,7 +35,10 @@ from watchdog.events import (
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from modemd.alerts import (
+from modemd.config import AlertsConfig
+from modemd.diskspace import BACKOFF, DiskSpace
+from modemd.members.registry import Registry, Subscriber
+from modemd.pipeline.alerts import (
     ALERT_SUFFIXES,
     AlertFileError,
     AlertRequest,
@@ -43,10 +46,7 @@ from modemd.alerts import (
     is_unfinished_name,
     parse_alert,
 )
-from modemd.config import AlertsConfig
-from modemd.diskspace import BACKOFF, DiskSpace
-from modemd.outbox import Outbox
-from modemd.subscribers import Registry, Subscriber
+from modemd.pipeline.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

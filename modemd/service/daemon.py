@@ -21,26 +21,26 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from modemd import sdnotify
 from modemd.config import Config, ConfigError, load_config, parse_duration
 from modemd.diskspace import DiskSpace
-from modemd.dispatcher import Dispatcher
-from modemd.inbound import Inbound
-from modemd.metrics import Metrics
+from modemd.inbound.handler import Inbound
+from modemd.members.registry import Registry
 from modemd.modem.device import Modem
 from modemd.modem.receiver import KeepForLater
-from modemd.notices import Notices
-from modemd.outbox import Outbox
-from modemd.pool import Member, Pool
-from modemd.retention import purge
+from modemd.pipeline.dispatcher import Dispatcher
+from modemd.pipeline.outbox import Outbox
+from modemd.pipeline.pool import Member, Pool
+from modemd.pipeline.spool import Intake, Outcome, Spool, SpoolWatcher
+from modemd.pipeline.throttle import HISTORY, Throttle
+from modemd.service import sdnotify
+from modemd.service.metrics import Metrics
+from modemd.service.notices import Notices
+from modemd.service.retention import purge
+from modemd.service.supervisor import BUSY_TICK, Supervisor, quiet_scheduler_log
 from modemd.sms.parts import Composition
 from modemd.sms.pdu import Deliver, StatusReport
-from modemd.spool import Intake, Outcome, Spool, SpoolWatcher
-from modemd.statelock import StateLock
 from modemd.store.db import Database, open_database
-from modemd.subscribers import Registry
-from modemd.supervisor import BUSY_TICK, Supervisor, quiet_scheduler_log
-from modemd.throttle import HISTORY, Throttle
+from modemd.store.lock import StateLock
 
 log = logging.getLogger(__name__)
 

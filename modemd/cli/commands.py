@@ -15,15 +15,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from modemd.alerts import AlertFileError, is_alert_name, parse_alert
-from modemd.config import Config, LimitsConfig, ModemConfig
-from modemd.daemon import Daemon, read_status
-from modemd.inbound import approve_request, unsubscribe_member
-from modemd.members_csv import CsvError, export_csv, import_csv
-from modemd.outbox import Outbox
-from modemd.phone import InvalidNumber, normalize
-from modemd.preview import Pace, Plan, check_report
-from modemd.reports import (
+from modemd.cli.reports import (
     DEFAULT_PART_SECONDS,
     alert_detail,
     clock,
@@ -31,11 +23,19 @@ from modemd.reports import (
     progress,
     render_status,
 )
-from modemd.spool import Spool
-from modemd.statelock import AlreadyRunning, running_pid
+from modemd.config import Config, LimitsConfig, ModemConfig
+from modemd.inbound.handler import approve_request, unsubscribe_member
+from modemd.members.csv_files import CsvError, export_csv, import_csv
+from modemd.members.registry import Details, Registry
+from modemd.phone import InvalidNumber, normalize
+from modemd.pipeline.alerts import AlertFileError, is_alert_name, parse_alert
+from modemd.pipeline.outbox import Outbox
+from modemd.pipeline.preview import Pace, Plan, check_report
+from modemd.pipeline.spool import Spool
+from modemd.pipeline.throttle import HISTORY, Throttle, pool_estimate
+from modemd.service.daemon import Daemon, read_status
 from modemd.store.db import Database, StoreError, open_database
-from modemd.subscribers import Details, Registry
-from modemd.throttle import HISTORY, Throttle, pool_estimate
+from modemd.store.lock import AlreadyRunning, running_pid
 
 
 class UsageError(Exception):

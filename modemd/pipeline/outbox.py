@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from modemd.alerts import AlertRequest
+from modemd.members.registry import Subscriber
+from modemd.pipeline.alerts import AlertRequest
 from modemd.sms.parts import Composition, Encoding
 from modemd.sms.pdu import StatusReport
 from modemd.store.db import Database
-from modemd.subscribers import Subscriber
 
 UNSENT = ("queued", "sending")
 CLAIM_SCAN = 64  # deliveries looked at per alert when the pool leaves some to other modems

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from modemd import __version__
-from modemd.commands import Failure, UsageError
+from modemd.cli.commands import Failure, UsageError
 from modemd.config import Config, ConfigError, load_config, resolve_path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -255,7 +255,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         given = load_config(Path(args.config)) if hasattr(args, "config") else None
         if args.command == "sim":
             return _sim(args, given)
-        from modemd.demo import run_demo
+        from modemd.cli.demo import run_demo
 
         return run_demo(latency=args.latency, subscribers=args.subscribers, config=given)
     config = _load(args)
@@ -265,7 +265,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     _setup_logging(getattr(args, "log_level", None) or default_level)
     if args.command == "doctor":
         return _doctor(config, args.json)
-    from modemd import commands
+    from modemd.cli import commands
 
     if args.command == "run":
         return commands.run(config)
@@ -322,7 +322,7 @@ def _sim(args: argparse.Namespace, config: Config | None) -> int:
 
 
 def _doctor(config: Config, as_json: bool) -> int:
-    from modemd.doctor import format_report, healthy, run_doctor
+    from modemd.cli.doctor import format_report, healthy, run_doctor
 
     checks = run_doctor(config)
     if as_json:

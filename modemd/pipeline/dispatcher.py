@@ -22,11 +22,11 @@ from datetime import timedelta
 from modemd.diskspace import BACKOFF, DiskSpace
 from modemd.modem.device import Modem
 from modemd.modem.errors import CmeError, CmsError, CommandFailed, ModemError
-from modemd.outbox import Job, Outbox
 from modemd.phone import InvalidNumber
+from modemd.pipeline.outbox import Job, Outbox
+from modemd.pipeline.throttle import Throttle, Verdict
 from modemd.sms.parts import Composition
 from modemd.sms.pdu import CodecError, SubmitPdu
-from modemd.throttle import Throttle, Verdict
 
 log = logging.getLogger(__name__)
 

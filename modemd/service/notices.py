@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from modemd.diskspace import is_disk_full
-from modemd.outbox import Outbox
 from modemd.phone import normalize
+from modemd.pipeline.outbox import Outbox
 from modemd.sms.parts import Composition, compose
 from modemd.store.db import Database
 

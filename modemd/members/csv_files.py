@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modemd.members.registry import fold, upsert
 from modemd.phone import InvalidNumber, normalize
 from modemd.store.db import Database
-from modemd.subscribers import fold, upsert
 from modemd.textfiles import NotText, decode_text
 
 # Header names accepted for each field, folded (case, accents, spaces ignored).

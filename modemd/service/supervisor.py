@@ -15,12 +15,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from modemd import sdnotify
 from modemd.config import parse_duration
 from modemd.modem.info import ModemStatus
+from modemd.service import sdnotify
 
 if TYPE_CHECKING:
-    from modemd.daemon import Daemon
+    from modemd.service.daemon import Daemon
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modemd.config import Config, ModemConfig, parse_duration
-from modemd.dispatcher import Dispatcher
 from modemd.modem.device import Modem
 from modemd.modem.references import ReferenceCounter
-from modemd.outbox import Job, Outbox
+from modemd.pipeline.dispatcher import Dispatcher
+from modemd.pipeline.outbox import Job, Outbox
+from modemd.pipeline.throttle import HISTORY, Throttle, pool_estimate
 from modemd.sms.pdu import Deliver, StatusReport
-from modemd.throttle import HISTORY, Throttle, pool_estimate
 
 STICKY_WAIT = 60.0  # a recipient waits this long for "their" SIM before another takes them
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
-from modemd.compose import CATEGORIES, AlertText, compose_alert
 from modemd.config import AlertsConfig, parse_duration
+from modemd.members.registry import Target
+from modemd.pipeline.compose import CATEGORIES, AlertText, compose_alert
 from modemd.sms.parts import Composition, Encoding
-from modemd.subscribers import Target
 from modemd.textfiles import NotText, decode_text
 
 KEYS = ("message", "category", "advice", "priority", "target", "expires_after", "id", "issued_by")

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from modemd.cli.reports import bar, progress
 from modemd.config import Config, InboundConfig, LimitsConfig
-from modemd.members_csv import import_csv
+from modemd.members.csv_files import import_csv
 from modemd.phone import normalize
-from modemd.reports import bar, progress
 from modemd.sim.modem import SimulatedModem
 from modemd.sim.profiles import get_profile
 from modemd.sim.pty import PtySimulator

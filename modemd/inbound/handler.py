@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from modemd.config import InboundConfig
-from modemd.inbox import write_incoming
-from modemd.keywords import HELP, JOIN, OTHER, STOP, read_sms
-from modemd.outbox import Outbox
+from modemd.inbound.inbox import write_incoming
+from modemd.inbound.keywords import HELP, JOIN, OTHER, STOP, read_sms
+from modemd.members.registry import Details, Registry, Subscriber
 from modemd.phone import InvalidNumber, is_alphanumeric_or_short, normalize
+from modemd.pipeline.outbox import Outbox
 from modemd.sms.parts import compose
 from modemd.sms.pdu import Deliver
 from modemd.store.db import Database
-from modemd.subscribers import Details, Registry, Subscriber
 
 log = logging.getLogger(__name__)
 

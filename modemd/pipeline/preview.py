@@ -8,11 +8,11 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from modemd.alerts import AlertRequest
 from modemd.config import LimitsConfig
+from modemd.pipeline.alerts import AlertRequest
+from modemd.pipeline.throttle import Throttle, pool_estimate
 from modemd.sms.gsm7 import transliterate
 from modemd.sms.parts import Encoding
-from modemd.throttle import Throttle, pool_estimate
 
 # Below this share of the total, the modem's own pace is what the time is made of.
 PACE_MARGIN = 1.25

@@ -1,0 +1,1 @@
+"""Ways out for an SMS: the channel interface and its drivers (the AT modem, a file)."""

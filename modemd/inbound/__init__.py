@@ -1,0 +1,1 @@
+"""Inbound SMS: keywords (STOP, ADHESION, AIDE), replies, and what reaches the operators."""

@@ -1,0 +1,1 @@
+"""The members registry: who gets alerts, imported and exported as Excel writes CSV."""
