@@ -64,7 +64,10 @@ logging.getLogger("watchdog.observers.inotify").addFilter(_StopRace())
 SUBDIRS = ("outgoing", "done", "failed", "incoming")
 KINDS = ", ".join(ALERT_SUFFIXES[:-1]) + " or " + ALERT_SUFFIXES[-1]
 SETTLE = 1.0  # seconds a file without writer news must hold still before it is taken
-RESCAN = 2.0  # seconds between safety-net scans of outgoing/
+RESCAN = 2.0  # seconds between scans of outgoing/ where inotify is not available
+# With inotify the scan is only a safety net (an event lost to a full queue): rare, so an idle
+# daemon on a Pi does not wake for it every other second.
+SAFETY_SCAN = 30.0
 
 
 class Spool:
@@ -326,7 +329,7 @@ class SpoolWatcher:
                 for path in self.spool.pending():
                     with self._lock:
                         self._seen.setdefault(path, _Seen(last_event=now - SETTLE))
-                next_scan = now + RESCAN
+                next_scan = now + (SAFETY_SCAN if self.inotify else RESCAN)
             ready = [] if now < self._held_until else self._ready(now)
             for n, path in enumerate(ready):
                 try:
@@ -344,7 +347,7 @@ class SpoolWatcher:
                     log.exception("could not process %s; will retry", path.name)
             with self._lock:
                 waiting = bool(self._seen) and now >= self._held_until
-            self._wake.wait(0.1 if waiting else RESCAN)
+            self._wake.wait(0.1 if waiting else max(0.1, next_scan - time.monotonic()))
             self._wake.clear()
 
     def _ready(self, now: float) -> list[Path]:
