@@ -201,9 +201,17 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; the main thread only reloads and pings the watchdog."""
         faulthandler.enable()  # a watchdog kill leaves every thread's traceback in the journal
-        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
-        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
-        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+        # Every signal wakes the main thread, which otherwise sleeps: idle, a Pi's daemon does
+        # not wake every second for nothing.
+        awake = threading.Event()
+
+        def on_signal(flag: threading.Event) -> None:
+            flag.set()
+            awake.set()
+
+        signal.signal(signal.SIGTERM, lambda *_: on_signal(self._stop))
+        signal.signal(signal.SIGINT, lambda *_: on_signal(self._stop))
+        signal.signal(signal.SIGHUP, lambda *_: on_signal(self._reload))
         self.start()
         watchdog = sdnotify.watchdog_interval()
         pinged = 0.0
@@ -215,7 +223,9 @@ class Daemon:
                 if watchdog and time.monotonic() - pinged >= watchdog and self.supervisor.alive():
                     sdnotify.notify("WATCHDOG=1")
                     pinged = time.monotonic()
-                self._stop.wait(min(1.0, watchdog or 1.0))
+                # With a watchdog, look often enough that one stale moment costs no ping.
+                awake.wait(min(5.0, watchdog / 2) if watchdog else None)
+                awake.clear()
         finally:
             self.stop()
         return 0
