@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from modemd import __version__
-from modemd.cli.commands import Failure, UsageError
+from modemd.cli.common import Failure, UsageError
 from modemd.config import Config, ConfigError, load_config, resolve_path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -87,6 +87,23 @@ def build_parser() -> argparse.ArgumentParser:
         "`id`. A message of several parts already begun is finished, never left half sent.",
     )
     cancel.add_argument("id", metavar="ID", help=ALERT_ID_HELP)
+
+    audit = sub.add_parser(
+        "audit",
+        parents=[common],
+        help="who did what: every change of state with its actor, oldest first",
+    )
+    audit.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="only from then: a duration back from now (2h, 7d) or a date (2026-11-29)",
+    )
+    audit.add_argument(
+        "--actor",
+        metavar="PREFIX",
+        help="only actors starting so (cli:, cli:marie, sms:+33612, system)",
+    )
+    _json(audit)
 
     members = sub.add_parser("subscribers", parents=[common], help="the members list")
     members_sub = members.add_subparsers(dest="members_command", metavar="ACTION", required=True)
@@ -265,26 +282,30 @@ def _dispatch(args: argparse.Namespace) -> int:
     _setup_logging(getattr(args, "log_level", None) or default_level)
     if args.command == "doctor":
         return _doctor(config, args.json)
-    from modemd.cli import commands
+    from modemd.cli import alerts, members, status
 
     if args.command == "run":
-        return commands.run(config)
+        return status.run(config)
     if args.command == "status":
-        return commands.status(config, args.json, args.watch)
+        return status.status(config, args.json, args.watch)
+    if args.command == "audit":
+        from modemd.cli.audit import audit
+
+        return audit(config, args.since, args.actor, args.json)
     if args.command == "alert":
         if args.alert_command == "send":
-            return commands.alert_send(config, args.file, args.check, args.json)
+            return alerts.alert_send(config, args.file, args.check, args.json)
         if args.alert_command == "list":
-            return commands.alert_list(config, args.json, args.limit)
+            return alerts.alert_list(config, args.json, args.limit)
         if args.alert_command == "show":
-            return commands.alert_show(config, args.id, args.json)
-        return commands.alert_cancel(config, args.id)
+            return alerts.alert_show(config, args.id, args.json)
+        return alerts.alert_cancel(config, args.id)
     if args.command == "subscribers":
         options = {
             k: getattr(args, k, None)
             for k in ("file", "json", "status", "phone", "name", "commune", "sector", "lang")
         }
-        return commands.subscribers(config, args.members_command, options)
+        return members.subscribers(config, args.members_command, options)
     raise UsageError(f"unknown command {args.command}")
 
 

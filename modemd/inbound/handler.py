@@ -25,6 +25,7 @@ from modemd.phone import InvalidNumber, is_alphanumeric_or_short, normalize
 from modemd.pipeline.outbox import Outbox
 from modemd.sms.parts import compose
 from modemd.sms.pdu import Deliver
+from modemd.store import audit
 from modemd.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -105,10 +106,26 @@ class Inbound:
         with self.db.transaction() as conn:
             if kind == STOP:
                 cancelled = self.registry.unsubscribe(conn, sender, "sms", now)
+                audit.record(
+                    conn,
+                    now,
+                    "member_unsubscribed",
+                    actor=f"sms:{sender}",
+                    phone=sender,
+                    detail={"by": "STOP", "cancelled": cancelled},
+                )
                 reply = "stop"
             elif kind == JOIN:
                 outcome = self.registry.request_join(
                     conn, sender, rest, self.config.auto_approve, now
+                )
+                audit.record(
+                    conn,
+                    now,
+                    "member_requested",
+                    actor=f"sms:{sender}",
+                    phone=sender,
+                    detail={"outcome": outcome},
                 )
                 reply = JOIN_REPLIES[outcome]
             elif kind == HELP:
@@ -186,6 +203,8 @@ def approve_request(
     phone: str,
     given: Details,
     now: float | None = None,
+    actor: str = audit.SYSTEM,
+    client: str | None = None,
 ) -> Approval:
     """The CCI accepts a pending ADHESION: the member becomes active with its details, and
     the ``adhesion_accepted`` reply is queued in the same transaction (see _reply_later)."""
@@ -195,6 +214,10 @@ def approve_request(
     before = registry.get(number)
     with db.transaction() as conn:
         details = registry.approve_in(conn, number, given, now)
+        audit.record(
+            conn, now, "member_approved", actor=actor, client=client, phone=number,
+            detail={"name": details.name, "commune": details.commune, "sector": details.sector},
+        )
         _reply_later(conn, db, number, config.replies["adhesion_accepted"], now)
     member = registry.get(number)
     assert member is not None and before is not None
@@ -208,7 +231,12 @@ def approve_request(
 
 
 def unsubscribe_member(
-    db: Database, config: InboundConfig, phone: str, now: float | None = None
+    db: Database,
+    config: InboundConfig,
+    phone: str,
+    now: float | None = None,
+    actor: str = audit.SYSTEM,
+    client: str | None = None,
 ) -> tuple[int, bool]:
     """The CCI records an opt-out it was told of (a possible opt-out confirmed, a call):
     as a STOP, every unsent SMS to the number is cancelled; a member who was receiving
@@ -219,6 +247,10 @@ def unsubscribe_member(
     before = registry.get(number)
     with db.transaction() as conn:
         cancelled = registry.unsubscribe(conn, number, "cli", now)
+        audit.record(
+            conn, now, "member_unsubscribed", actor=actor, client=client, phone=number,
+            detail={"cancelled": cancelled},
+        )
         confirm = before is not None and before.status == "active"
         if confirm:
             _reply_later(conn, db, number, config.replies["stop"], now)

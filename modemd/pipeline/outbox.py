@@ -20,6 +20,7 @@ from modemd.members.registry import Subscriber
 from modemd.pipeline.alerts import AlertRequest
 from modemd.sms.parts import Composition, Encoding
 from modemd.sms.pdu import StatusReport
+from modemd.store import audit
 from modemd.store.db import Database
 
 UNSENT = ("queued", "sending")
@@ -72,8 +73,11 @@ class Outbox:
         source_name: str | None,
         source_sha256: str | None,
         now: float | None = None,
+        actor: str = "system",
+        client: str | None = None,
     ) -> Accepted:
-        """Store an alert and one delivery per recipient, atomically; idempotent by key."""
+        """Store an alert and one delivery per recipient, atomically; idempotent by key.
+        ``actor`` (and ``client``) go into the audit entry: who submitted it."""
         now = time.time() if now is None else now
         with self.db.transaction() as conn:
             if request.key is not None:
@@ -91,6 +95,8 @@ class Outbox:
                         row["id"],
                         None,
                         {"source": source_name, "key": request.key},
+                        actor=actor,
+                        client=client,
                     )
                     return Accepted(row["id"], row["n"], True, done)
             alert_id = _next_alert_id(conn, now)
@@ -145,6 +151,8 @@ class Outbox:
                     "encoding": comp.encoding.value,
                     "priority": request.priority,
                 },
+                actor=actor,
+                client=client,
             )
         return Accepted(alert_id, len(recipients), False, done_name)
 
@@ -471,8 +479,15 @@ class Outbox:
                 result.append((row["id"], n))
         return result
 
-    def cancel(self, alert_id: str, now: float | None = None, by: str = "operator") -> int:
-        """Cancel what is unsent of an alert; returns how many recipients are left out."""
+    def cancel(
+        self,
+        alert_id: str,
+        now: float | None = None,
+        by: str = "operator",
+        client: str | None = None,
+    ) -> int:
+        """Cancel what is unsent of an alert; returns how many recipients are left out.
+        ``by`` is the actor recorded in the audit trail."""
         now = time.time() if now is None else now
         with self.db.transaction() as conn:
             row = conn.execute(
@@ -493,7 +508,16 @@ class Outbox:
                 "'sending')",
                 (real,),
             ).fetchone()[0]
-            _audit(conn, now, "cancelled", real, None, {"by": by, "cancelled": n, "begun": begun})
+            _audit(
+                conn,
+                now,
+                "cancelled",
+                real,
+                None,
+                {"by": by, "cancelled": n, "begun": begun},
+                actor=by,
+                client=client,
+            )
         return n
 
     def counts(self, alert_id: str) -> tuple[int, int]:
@@ -594,8 +618,16 @@ def _audit(
     alert_id: str | None,
     phone: str | None,
     detail: dict[str, object],
+    actor: str = audit.SYSTEM,
+    client: str | None = None,
 ) -> None:
-    conn.execute(
-        "INSERT INTO audit (at, event, alert_id, phone, detail) VALUES (?, ?, ?, ?, ?)",
-        (now, event, alert_id, phone, json.dumps(detail, ensure_ascii=False)),
+    audit.record(
+        conn,
+        now,
+        event,
+        actor=actor,
+        client=client,
+        alert_id=alert_id,
+        phone=phone,
+        detail=detail,
     )

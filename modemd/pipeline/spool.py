@@ -46,7 +46,7 @@ from modemd.pipeline.alerts import (
     is_unfinished_name,
     parse_alert,
 )
-from modemd.pipeline.outbox import Outbox
+from modemd.pipeline.outbox import Accepted, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,42 @@ class Outcome:
     alert_id: str | None = None
     recipients: int = 0
     reason: str = ""
+
+
+def recipients_for(registry: Registry, request: AlertRequest) -> list[Subscriber]:
+    """The active members an alert targets; none is an error in the alert."""
+    recipients = registry.targeted(request.target)
+    if not recipients:
+        if request.target.everyone:
+            raise AlertFileError("there is no active member to send it to")
+        raise AlertFileError(f"the target ({request.target.describe()}) matches no active member")
+    return recipients
+
+
+def accept_alert(
+    outbox: Outbox,
+    registry: Registry,
+    request: AlertRequest,
+    *,
+    actor: str,
+    client: str | None = None,
+    source_name: str | None = None,
+    source_sha256: str | None = None,
+    now: float | None = None,
+) -> Accepted:
+    """The one way an alert is accepted, from a spool file or from an operation: its
+    recipients found (none: AlertFileError), then stored with its deliveries, idempotent on
+    its ``id``, the actor in the audit entry."""
+    recipients = recipients_for(registry, request)
+    return outbox.accept(
+        request,
+        recipients,
+        source_name=source_name,
+        source_sha256=source_sha256,
+        now=now,
+        actor=actor,
+        client=client,
+    )
 
 
 class Intake:
@@ -154,12 +190,17 @@ class Intake:
                 return Outcome("finished", path.name, row["id"])
         try:
             request = parse_alert(path.name, data, self.config)
-            recipients = self._recipients(request)
+            accepted = accept_alert(
+                self.outbox,
+                self.registry,
+                request,
+                actor="system",
+                source_name=path.name,
+                source_sha256=digest,
+                now=self.clock(),
+            )
         except AlertFileError as exc:
             return self._reject(path, str(exc))
-        accepted = self.outbox.accept(
-            request, recipients, source_name=path.name, source_sha256=digest, now=self.clock()
-        )
         assert accepted.done_name is not None
         outcome = Outcome(
             "duplicate" if accepted.duplicate else "accepted",
@@ -188,16 +229,6 @@ class Intake:
                 request.priority,
             )
         return outcome
-
-    def _recipients(self, request: AlertRequest) -> list[Subscriber]:
-        recipients = self.registry.targeted(request.target)
-        if not recipients:
-            if request.target.everyone:
-                raise AlertFileError("there is no active member to send it to")
-            raise AlertFileError(
-                f"the target ({request.target.describe()}) matches no active member"
-            )
-        return recipients
 
     def _reject(self, path: Path, reason: str) -> Outcome:
         target = _free_name(self.spool.failed, path.name)

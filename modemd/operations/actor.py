@@ -1,0 +1,33 @@
+"""Who does something: the actor every change of state is recorded with (SPEC "Who did
+what"), rendered ``cli:<unix user>``, ``web:<login>``, ``api:<token>``, ``sms:<sender>`` or
+``system``, plus the client address it came from where there is one."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["cli", "web", "api", "sms", "system"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: Kind
+    name: str = ""
+    client: str | None = None  # an IP address, a terminal: where the request came from
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == "system" else f"{self.kind}:{self.name}"
+
+    @classmethod
+    def cli(cls) -> Actor:
+        """The Unix user running the command."""
+        return cls("cli", getpass.getuser())
+
+    @classmethod
+    def sms(cls, sender: str) -> Actor:
+        return cls("sms", sender)
+
+
+SYSTEM = Actor("system")

@@ -1,0 +1,78 @@
+"""The live state as one typed view: is a daemon running, its last snapshot, each SIM's
+windows, the active alerts and their ETA (each after those ahead of it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from modemd.config import Config
+from modemd.operations.live import read_status
+from modemd.operations.plans import named_sims
+from modemd.operations.queries import Progress, progress
+from modemd.pipeline.throttle import pool_estimate
+from modemd.store.db import Database
+from modemd.store.lock import running_pid
+
+
+@dataclass(frozen=True)
+class StatusView:
+    running: bool
+    pid: int | None
+    last_seen: float | None  # the snapshot's own time, even a stale one
+    live: dict[str, Any] | None  # the running daemon's snapshot; None without one
+    windows: list[tuple[str, list[dict[str, Any]]]]  # each SIM's windows, by modem name
+    alerts: list[Progress]
+    eta: dict[str, float | None]  # seconds until each active alert is sent; None: no ETA
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "running": self.running,
+            "pid": self.pid,
+            "last_seen": self.last_seen,
+            "daemon": self.live,
+            "windows": dict(self.windows),
+            "alerts": [
+                {**a.as_dict(), "eta_seconds": self.eta.get(a.alert_id)} for a in self.alerts
+            ],
+        }
+
+
+def status(config: Config, db: Database) -> StatusView:
+    pid = running_pid(config.state_dir)
+    snapshot = read_status(config.state_dir)
+    last_seen = float(snapshot["updated_at"]) if snapshot and "updated_at" in snapshot else None
+    live = (
+        snapshot
+        if pid is not None
+        and snapshot is not None
+        and not snapshot.get("stale")
+        and pid in (0, snapshot.get("pid"))
+        else None
+    )
+    # Only SIMs that can send now count for an ETA; none (or no daemon): no ETA at all.
+    senders = {
+        m["name"]
+        for m in (live or {}).get("modems", [])
+        if m["modem"]["state"] == "ready" and m["modem"]["registered"] is not False
+    }
+    alerts = progress(db, active_only=True)
+    sims = [(throttle, speed) for _, throttle, speed in named_sims(config, db, senders)]
+    windows = [
+        (name, [dataclasses.asdict(u) for u in throttle.usage(time.time())])
+        for name, throttle, _ in named_sims(config, db)
+    ]
+    eta: dict[str, float | None] = {}
+    pending = 0.0
+    now = time.time()
+    for a in sorted(alerts, key=lambda p: (p.priority != "urgent", p.created_at)):
+        if not sims:
+            eta[a.alert_id] = None
+            continue
+        # Alerts go one after the other, so each ETA includes those ahead of it.
+        pending += pool_estimate(sims, now + pending, a.unsent, a.parts)
+        eta[a.alert_id] = math.ceil(pending) if a.unsent else 0
+    return StatusView(pid is not None, pid, last_seen, live, windows, alerts, eta)
