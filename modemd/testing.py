@@ -78,7 +78,7 @@ class Harness:
         self.daemon = Daemon(self.config, clock=self.clock, polling=self.polling)
         self.daemon.start()
         for member in self.daemon.pool.members.values():
-            assert member.modem.wait_ready(10), member.name
+            assert member.channel.wait_ready(10), member.name
         return self.daemon
 
     def restart(self, **changes: Any) -> Daemon:

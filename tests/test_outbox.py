@@ -33,13 +33,13 @@ def test_stop_between_parts_is_not_undone(tmp_path: Path) -> None:
     outbox, registry = setup(tmp_path)
     job = outbox.claim("modem", 1e12)
     assert job is not None
-    log_id = outbox.begin_part(job, 1, "modem", 1.0, 7)
+    log_id = outbox.begin_part(job, 1, "modem", 1.0, "7")
     assert log_id is not None
     with outbox.db.transaction() as conn:  # the STOP lands while part 1 is in AT+CMGS
         assert registry.unsubscribe(conn, job.phone, "sms", 2.0) == 1
-    outbox.part_sent(job, 1, 42, 3.0)
+    outbox.part_sent(job, 1, "42", 3.0)
     assert not outbox.still_wanted(job.delivery_id)  # part 2 must not go
-    assert outbox.begin_part(job, 2, "modem", 4.0, 7) is None
+    assert outbox.begin_part(job, 2, "modem", 4.0, "7") is None
     outbox.release(job)
     state = outbox.db.one("SELECT state FROM deliveries WHERE id = ?", (job.delivery_id,))
     assert state is not None and state["state"] == "cancelled"

@@ -87,13 +87,13 @@ def test_a_begun_message_of_a_cancelled_alert_is_still_wanted(tmp_path: Path) ->
     accepted = outbox.accept(request, members, source_name="a.txt", source_sha256="x")
     job = outbox.claim("modem", 1e12)
     assert job is not None and job.parts == 2
-    log_id = outbox.begin_part(job, 1, "modem", 1.0, 7)
+    log_id = outbox.begin_part(job, 1, "modem", 1.0, "7")
     assert log_id is not None
-    outbox.part_sent(job, 1, 11, 2.0)
+    outbox.part_sent(job, 1, "11", 2.0)
     assert outbox.cancel(accepted.alert_id) == 2
     assert outbox.still_wanted(job.delivery_id)
-    assert outbox.begin_part(job, 2, "modem", 3.0, 7) is not None
-    assert outbox.part_sent(job, 2, 12, 4.0)
+    assert outbox.begin_part(job, 2, "modem", 3.0, "7") is not None
+    assert outbox.part_sent(job, 2, "12", 4.0)
     rows = db.query("SELECT state FROM deliveries ORDER BY id")
     assert [r["state"] for r in rows] == ["sent", "cancelled", "cancelled"]
     alert = db.one("SELECT state FROM alerts WHERE id = ?", (accepted.alert_id,))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from modemd.channels.base import InboundSms
 from modemd.config import InboundConfig
 from modemd.inbound.inbox import write_incoming
 from modemd.inbound.keywords import HELP, JOIN, OTHER, STOP, read_sms
@@ -24,7 +25,6 @@ from modemd.members.registry import Details, Registry, Subscriber
 from modemd.phone import InvalidNumber, is_alphanumeric_or_short, normalize
 from modemd.pipeline.outbox import Outbox
 from modemd.sms.parts import compose
-from modemd.sms.pdu import Deliver
 from modemd.store import audit
 from modemd.store.db import Database
 
@@ -76,8 +76,8 @@ class Inbound:
         self.on_queued = on_queued
         self.counts: Counter[str] = Counter()  # by kind, since start (metrics)
 
-    def handle(self, message: Deliver, via: str | None = None) -> Handled:
-        """Act on one inbound SMS; ``via`` is the modem it came through (replies leave
+    def handle(self, message: InboundSms, via: str | None = None) -> Handled:
+        """Act on one inbound SMS; ``via`` is the channel it came through (replies leave
         from the same number)."""
         now = self.clock()
         robot = not message.sender or is_alphanumeric_or_short(message.sender)

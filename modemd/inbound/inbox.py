@@ -7,12 +7,12 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from modemd.sms.pdu import Deliver
+from modemd.channels.base import InboundSms
 
 
 def write_incoming(
     folder: Path,
-    message: Deliver,
+    message: InboundSms,
     received: datetime | None = None,
     sender: str | None = None,
     note: str | None = None,
@@ -35,10 +35,10 @@ def write_incoming(
         n += 1
     when = received.astimezone().isoformat(timespec="seconds")  # local, as the CLI shows
     head = [f"From: {sender}", f"Received: {when}"]
-    if message.damage:
-        head.append(f"Damaged: {message.damage}")
-    if message.pdu:
-        head.append(f"PDU: {message.pdu}")
+    if message.damaged:
+        head.append(f"Damaged: {message.damaged}")
+    if message.raw:
+        head.append(f"PDU: {message.raw}")
     if note:
         head.append(f"Note: {note}")  # for the operators, such as a possible opt-out
     body = "\n".join(head) + f"\n\n{message.text}\n"

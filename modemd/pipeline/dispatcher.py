@@ -1,10 +1,11 @@
-"""The dispatcher: takes the next SMS from the outbox and gives it to the modem, part by part,
-as fast as the modem and the SIM's windows allow.
+"""The dispatcher: takes the next SMS from the outbox and gives it to its channel (a modem, a
+file...), part by part, as fast as the channel and the SIM's windows allow.
 
 Order: urgent before normal, then the oldest alert, then member order; a whole message (all its
 parts) is the unit, so an urgent alert overtakes at the next message boundary. Transient errors
 are retried with backoff within the alert's expiry; permanent ones fail that recipient only.
-Each part is in the database as in flight before ``AT+CMGS`` and as sent right after. On a
+Each part is in the database as in flight before the channel writes it and as sent right
+after (the channel calls the part journal around each part). On a
 full disk nothing can be recorded, so sending holds until room is back (a part the network
 took meanwhile is recorded first); the notice that says so goes from memory.
 """
@@ -12,27 +13,32 @@ took meanwhile is recorded first); the notice that says so goes from memory.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from modemd.channels.base import (
+    Channel,
+    FailedForGood,
+    InDoubt,
+    NeverLeft,
+    Outcome,
+    OutgoingSms,
+    Paused,
+    RetryLater,
+    Sent,
+    Withdrawn,
+)
 from modemd.diskspace import BACKOFF, DiskSpace
-from modemd.modem.device import Modem
-from modemd.modem.errors import CmeError, CmsError, CommandFailed, ModemError
-from modemd.phone import InvalidNumber
 from modemd.pipeline.outbox import Job, Outbox
 from modemd.pipeline.throttle import Throttle, Verdict
 from modemd.sms.parts import Composition
-from modemd.sms.pdu import CodecError, SubmitPdu
 
 log = logging.getLogger(__name__)
 
 MIN_VALIDITY = timedelta(minutes=5)
-NO_NETWORK_CODES = frozenset({331, 332})  # pause sending instead of burning retries
-NETWORK_PAUSE = 5.0
 
 
 class AlertLog:
@@ -44,7 +50,7 @@ class AlertLog:
         self._alerts: dict[str, list[float]] = {}  # id -> [total, done, last tenth, started]
 
     def starting(self, job: Job) -> None:
-        """A first part goes to the modem: the alert's start is logged now, not once the
+        """A first part goes to the channel: the alert's start is logged now, not once the
         network has answered (which would make a prompt pickup look slow)."""
         self._entry(job, counted=False)
 
@@ -96,7 +102,7 @@ class DispatchState:
     paused_until: float = 0.0
     sent_parts: int = 0
     failed_parts: int = 0
-    part_seconds: float = 0.0  # moving average of one AT+CMGS
+    part_seconds: float = 0.0  # moving average of one part's send
     errors: list[tuple[float, str]] = field(default_factory=list)
 
     def error(self, now: float, text: str) -> None:
@@ -110,28 +116,93 @@ class _Unrecorded:
 
     job: Job
     seq: int
-    reference: int | None
+    message_id: str | None
     answered: float
     log_id: int
+
+
+class _QueueJournal:
+    """The part journal of one queued delivery: each part recorded in flight and counted
+    before the channel writes it, recorded sent after (see ``PartJournal``)."""
+
+    def __init__(self, dispatcher: Dispatcher, job: Job) -> None:
+        self.dispatcher = dispatcher
+        self.job = job
+        self.log_id: int | None = None  # the send-log row of the part in flight, if any
+        self.in_doubt = 0.0  # the latest the part in flight may reach the network
+        self._started = 0.0
+
+    def begin(self, seq: int, resume: str | None) -> bool:
+        d, job = self.dispatcher, self.job
+        if seq > job.parts_sent + 1 and not d._may_continue(job):
+            return False
+        now = d.clock()
+        # Until the network answers, the part may reach the SMS centre as late as the
+        # longest a send may take; it counts from there (durably, should we crash now).
+        in_doubt = now + d.channel.send_deadline
+        log_id = d.outbox.begin_part(job, seq, d.name, now, resume, counted_at=in_doubt)
+        if log_id is None:
+            return False  # unsubscribed, cancelled or expired since it was picked
+        self.log_id, self.in_doubt = log_id, in_doubt
+        d.throttle.record(in_doubt, job.phone)
+        if seq == 1:
+            d.progress.starting(job)
+        self._started = time.monotonic()
+        return True
+
+    def sent(self, seq: int, message_id: str | None) -> None:
+        d = self.dispatcher
+        answered = d.clock()
+        d.throttle.settle(self.in_doubt, answered, self.job.phone)
+        elapsed = time.monotonic() - self._started
+        avg = d.state.part_seconds
+        d.state.part_seconds = elapsed if avg == 0 else 0.8 * avg + 0.2 * elapsed
+        d.state.sent_parts += 1
+        assert self.log_id is not None
+        log_id, self.log_id = self.log_id, None
+        d._record_sent(_Unrecorded(self.job, seq, message_id, answered, log_id))
+
+
+class _MemoryJournal:
+    """The journal of an SMS kept in memory (the disk is full): counted for the SIM's
+    windows only."""
+
+    def __init__(self, dispatcher: Dispatcher, phone: str) -> None:
+        self.dispatcher = dispatcher
+        self.phone = phone
+        self.in_doubt: float | None = None
+
+    def begin(self, seq: int, resume: str | None) -> bool:
+        d = self.dispatcher
+        self.in_doubt = d.clock() + d.channel.send_deadline
+        d.throttle.record(self.in_doubt, self.phone)
+        return True
+
+    def sent(self, seq: int, message_id: str | None) -> None:
+        d = self.dispatcher
+        assert self.in_doubt is not None
+        d.throttle.settle(self.in_doubt, d.clock(), self.phone)
+        self.in_doubt = None
+        d.state.sent_parts += 1
 
 
 class Dispatcher:
     def __init__(
         self,
         outbox: Outbox,
-        modem: Modem,
+        channel: Channel,
         throttle: Throttle,
         *,
-        modem_name: str = "modem",
+        name: str | None = None,
         clock: Callable[[], float] = time.time,
         accept: Callable[[Job], bool] | None = None,
     ) -> None:
         self.outbox = outbox
-        self.modem = modem
+        self.channel = channel
         self.throttle = throttle
-        self.modem_name = modem_name
+        self.name = name or channel.name
         self.clock = clock
-        self.accept = accept  # the pool's say on which deliveries this modem may take
+        self.accept = accept  # the pool's say on which deliveries this channel may take
         self.state = DispatchState()
         # The window holding the queue back, said once: sending at its pace, one message
         # each time it reopens, is the same block until the queue is served.
@@ -149,7 +220,7 @@ class Dispatcher:
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         self._thread = threading.Thread(
-            target=self._run, name=f"dispatcher-{self.modem_name}", daemon=True
+            target=self._run, name=f"dispatcher-{self.name}", daemon=True
         )
         self._thread.start()
 
@@ -158,7 +229,7 @@ class Dispatcher:
         self._wake.set()
 
     def stop(self, timeout: float = 8.0) -> None:
-        """Finish the part in flight (its AT+CMGS), then stop."""
+        """Finish the part in flight, then stop."""
         self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -199,14 +270,13 @@ class Dispatcher:
         now = self.clock()
         if now < self.state.paused_until:
             return min(1.0, self.state.paused_until - now)
-        if not self.modem.ready:
+        if not self.channel.ready:
             self.state.current = None
-            self.modem.wait_ready(0.5)
+            self.channel.wait_ready(0.5)
             return 0.0
-        status = self.modem.status
-        if status.registration is not None and not status.registered:
-            # No network: retries would only burn attempts. Registration URCs and the
-            # health check tell us when it is back.
+        if self.channel.status().offline:
+            # No network: retries would only burn attempts. The channel tells us (its state
+            # changes wake us) when it is back.
             self.state.current = None
             return 0.5
         if self._direct:
@@ -218,14 +288,14 @@ class Dispatcher:
             return BACKOFF
         if self._unrecorded is not None:
             self._record_sent(self._unrecorded)  # raises again while the disk is full
-        job = self.outbox.claim(self.modem_name, now, self.accept)
+        job = self.outbox.claim(self.name, now, self.accept)
         if job is None:
             self.state.current = None
             self.state.blocked = None
             self._held_by = None
             retry = self.outbox.next_retry_at()
             if retry is None or retry <= now:
-                return 1.0  # nothing this modem may take now; wake() cuts the wait short
+                return 1.0  # nothing this channel may take now; wake() cuts the wait short
             return max(0.01, min(1.0, retry - now))
         try:
             return self._try(job, now)
@@ -234,7 +304,7 @@ class Dispatcher:
                 self.outbox.release(job)  # else kept until its sent part is recorded
 
     def _try(self, job: Job, now: float) -> float:
-        if job.parts_sent and self.outbox.last_modem(job) not in (None, self.modem_name):
+        if job.parts_sent and self.outbox.last_modem(job) not in (None, self.name):
             # Its first parts left from another SIM, now unavailable: start it over here.
             job = self.outbox.restart_message(job)
         verdict = self.throttle.check(now, job.phone, job.parts - job.parts_sent)
@@ -254,17 +324,33 @@ class Dispatcher:
 
     def _send(self, job: Job) -> None:
         self.state.current = f"{job.alert_id} -> {job.phone}"
-        try:
-            pdus, concat_ref = self._compose(job)
-        except (InvalidNumber, CodecError, ValueError) as exc:
-            self.outbox.fail_delivery(job, f"cannot compose: {exc}", self.clock())
-            log.warning("alert %s: %s cannot be served: %s", job.alert_id, job.phone, exc)
+        remaining = timedelta(seconds=max(0.0, job.expires_at - self.clock()))
+        sms = OutgoingSms(
+            recipient=job.phone,
+            text=job.text,
+            encoding=job.encoding,
+            parts=job.parts,
+            validity=max(remaining, MIN_VALIDITY),
+            first_part=job.parts_sent + 1,
+            resume=job.resume,
+        )
+        journal = _QueueJournal(self, job)
+        outcome = self.channel.send(sms, journal)
+        if isinstance(outcome, Sent | Withdrawn):
+            return  # each part recorded by the journal; a withdrawn message waits or is gone
+        if journal.log_id is None and isinstance(outcome, FailedForGood):
+            # Refused before any part was begun (an invalid number, a text it cannot carry).
+            self.outbox.fail_delivery(job, outcome.reason, self.clock())
+            log.warning(
+                "alert %s: %s cannot be served: %s", job.alert_id, job.phone, outcome.reason
+            )
             return
-        for seq in range(job.parts_sent + 1, job.parts + 1):
-            if seq > job.parts_sent + 1 and not self._may_continue(job):
-                return
-            if not self._send_part(job, seq, pdus[seq - 1], concat_ref):
-                return
+        if isinstance(outcome, InDoubt):
+            self._in_doubt(job, journal, outcome)
+            return
+        if journal.log_id is not None:
+            self.throttle.forget(journal.in_doubt, job.phone)  # it never left
+        self._failed(job, outcome.seq, journal.log_id, outcome)
 
     def _may_continue(self, job: Job) -> bool:
         """Between two parts of one message: still wanted, still allowed, not stopping."""
@@ -272,74 +358,28 @@ class Dispatcher:
             return False
         return self.throttle.check(self.clock(), job.phone, 1).allowed
 
-    def _compose(self, job: Job) -> tuple[list[SubmitPdu], int | None]:
-        remaining = timedelta(seconds=max(0.0, job.expires_at - self.clock()))
-        ref = job.concat_ref
-        if ref is None and job.parts > 1:
-            ref = self.modem.next_reference()
-        pdus = self.modem.compose(
+    def _in_doubt(self, job: Job, journal: _QueueJournal, outcome: InDoubt) -> None:
+        """The link died mid-exchange: the part may have left, up to now if the wait
+        outlasted the deadline (a busy channel first). Counted, and sent again."""
+        latest = max(journal.in_doubt, self.clock())
+        self.throttle.settle(journal.in_doubt, latest, job.phone)
+        self.outbox.part_unknown(
+            job, outcome.seq, outcome.reason, log_id=journal.log_id, counted_at=latest
+        )
+        self.state.error(self.clock(), f"{job.phone}: {outcome.reason}")
+        log.warning(
+            "alert %s: part %d/%d to %s in doubt (%s); will send again",
+            job.alert_id,
+            outcome.seq,
+            job.parts,
             job.phone,
-            job.text,
-            job.encoding,
-            validity=max(remaining, MIN_VALIDITY),
-            concat_reference=ref,
+            outcome.reason,
         )
-        if len(pdus) != job.parts:
-            raise ValueError(f"composed {len(pdus)} parts, expected {job.parts}")
-        return pdus, ref
-
-    def _send_part(self, job: Job, seq: int, pdu: SubmitPdu, concat_ref: int | None) -> bool:
-        now = self.clock()
-        # Until the network answers, the part may reach the SMS centre as late as the
-        # longest a send may take; it counts from there (durably, should we crash now).
-        in_doubt = now + self.modem.send_deadline
-        log_id = self.outbox.begin_part(
-            job, seq, self.modem_name, now, concat_ref, counted_at=in_doubt
-        )
-        if log_id is None:
-            return False  # unsubscribed, cancelled or expired since it was picked
-        self.throttle.record(in_doubt, job.phone)
-        if seq == 1:
-            self.progress.starting(job)
-        started = time.monotonic()
-        try:
-            reference = self.modem.send_pdu(pdu)
-        except (CmsError, CmeError, CommandFailed) as exc:
-            # The modem refused AT+CMGS or the PDU: the part never left.
-            self.throttle.forget(in_doubt, job.phone)
-            self._failed(job, seq, log_id, exc)
-            return False
-        except ModemError as exc:
-            # The link died or the modem fell silent mid-exchange: the part may have left,
-            # up to now if the wait outlasted the deadline (a busy AT engine first).
-            latest = max(in_doubt, self.clock())
-            self.throttle.settle(in_doubt, latest, job.phone)
-            self.outbox.part_unknown(job, seq, str(exc), log_id=log_id, counted_at=latest)
-            self.modem.report_send_trouble(exc)
-            self.state.error(self.clock(), f"{job.phone}: {exc}")
-            log.warning(
-                "alert %s: part %d/%d to %s in doubt (%s); will send again",
-                job.alert_id,
-                seq,
-                job.parts,
-                job.phone,
-                exc,
-            )
-            return False
-        answered = self.clock()
-        self.throttle.settle(in_doubt, answered, job.phone)
-        elapsed = time.monotonic() - started
-        avg = self.state.part_seconds
-        self.state.part_seconds = elapsed if avg == 0 else 0.8 * avg + 0.2 * elapsed
-        self.state.sent_parts += 1
-        self.modem.report_send_ok()
-        self._record_sent(_Unrecorded(job, seq, reference, answered, log_id))
-        return True
 
     def _record_sent(self, sent: _Unrecorded) -> None:
         self._unrecorded = sent
         done = self.outbox.part_sent(
-            sent.job, sent.seq, sent.reference, sent.answered, log_id=sent.log_id
+            sent.job, sent.seq, sent.message_id, sent.answered, log_id=sent.log_id
         )
         self._unrecorded = None
         self.outbox.release(sent.job)
@@ -350,33 +390,23 @@ class Dispatcher:
         """The first SMS kept in memory, part by part, counted like any other."""
         with self._direct_lock:
             phone, composition = self._direct[0]
-        # A long one gets its concatenation reference from memory: the counter on disk may
-        # be what cannot be written.
-        ref = None if composition.part_count == 1 else random.randrange(256)
-        try:
-            pdus = self.modem.compose(
-                phone, composition.text, composition.encoding, concat_reference=ref
-            )
-        except (InvalidNumber, CodecError, ValueError, OSError) as exc:
-            return self._direct_done(phone, f"cannot compose: {exc}")
-        verdict = self.throttle.check(now, phone, len(pdus))
+        verdict = self.throttle.check(now, phone, composition.part_count)
         if not verdict.allowed:
             return max(0.01, min(1.0, (verdict.reopens_at or now) - now))
-        for pdu in pdus:
-            in_doubt = self.clock() + self.modem.send_deadline
-            self.throttle.record(in_doubt, phone)
-            try:
-                self.modem.send_pdu(pdu)
-            except (CmsError, CmeError, CommandFailed) as exc:
-                self.throttle.forget(in_doubt, phone)
-                return self._direct_done(phone, str(exc))
-            except ModemError as exc:
-                self.throttle.settle(in_doubt, max(in_doubt, self.clock()), phone)
-                self.modem.report_send_trouble(exc)
-                return self._direct_done(phone, str(exc))
-            self.throttle.settle(in_doubt, self.clock(), phone)
-            self.state.sent_parts += 1
-        return self._direct_done(phone, None)
+        sms = OutgoingSms(
+            phone, composition.text, composition.encoding, composition.part_count, off_disk=True
+        )
+        journal = _MemoryJournal(self, phone)
+        outcome = self.channel.send(sms, journal)
+        if isinstance(outcome, Sent):
+            return self._direct_done(phone, None)
+        if journal.in_doubt is not None:
+            if isinstance(outcome, InDoubt):
+                self.throttle.settle(journal.in_doubt, max(journal.in_doubt, self.clock()), phone)
+            else:
+                self.throttle.forget(journal.in_doubt, phone)
+        reason = "withdrawn" if isinstance(outcome, Withdrawn) else outcome.reason
+        return self._direct_done(phone, reason)
 
     def _direct_done(self, phone: str, error: str | None) -> float:
         with self._direct_lock:
@@ -387,26 +417,45 @@ class Dispatcher:
         log.warning("SMS to %s, kept in memory, not sent: %s", phone, error)
         return 1.0
 
-    def _failed(self, job: Job, seq: int, log_id: int, exc: ModemError) -> None:
+    def _failed(
+        self,
+        job: Job,
+        seq: int,
+        log_id: int | None,
+        outcome: NeverLeft | RetryLater | FailedForGood | Paused,
+    ) -> None:
         now = self.clock()
         self.state.failed_parts += 1
-        self.state.error(now, f"{job.phone}: {exc}")
-        code = getattr(exc, "code", None)
-        if isinstance(exc, CmsError) and code in NO_NETWORK_CODES:
-            self.state.paused_until = now + NETWORK_PAUSE
-        # A plain ERROR says nothing of the cause: retried with backoff like a transient one.
-        if exc.transient or isinstance(exc, CommandFailed):
+        self.state.error(now, f"{job.phone}: {outcome.reason}")
+        retry_at: float | None = None
+        if isinstance(outcome, Paused):
+            # No network: nothing is tried on this channel for a while.
+            self.state.paused_until = now + outcome.seconds
+        if isinstance(outcome, RetryLater):
+            retry_at = now + outcome.after  # the far end's pace: no attempt counted
+        elif isinstance(outcome, NeverLeft | Paused):
             retry_at = now + backoff(job.attempts + 1)
-            if retry_at < job.expires_at:
-                self.outbox.part_failed(job, seq, log_id, str(exc), retry_at, now)
-                log.info(
-                    "alert %s: %s failed (%s), retry in %.0f s",
-                    job.alert_id,
-                    job.phone,
-                    exc,
-                    retry_at - now,
-                )
-                return
-        self.outbox.part_failed(job, seq, log_id, str(exc), None, now)
-        log.warning("alert %s: %s not served: %s", job.alert_id, job.phone, exc)
+        if retry_at is not None and retry_at < job.expires_at:
+            self.outbox.part_failed(
+                job,
+                seq,
+                log_id,
+                outcome.reason,
+                retry_at,
+                now,
+                attempt=not isinstance(outcome, RetryLater),
+            )
+            log.info(
+                "alert %s: %s failed (%s), retry in %.0f s",
+                job.alert_id,
+                job.phone,
+                outcome.reason,
+                retry_at - now,
+            )
+            return
+        self.outbox.part_failed(job, seq, log_id, outcome.reason, None, now)
+        log.warning("alert %s: %s not served: %s", job.alert_id, job.phone, outcome.reason)
         self.progress.delivered(job)
+
+
+__all__ = ["AlertLog", "DispatchState", "Dispatcher", "Outcome", "backoff"]

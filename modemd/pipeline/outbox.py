@@ -1,9 +1,7 @@
 """The durable queue: alerts, their deliveries and each part's fate, in SQLite.
 
-Every method is one transaction. The dispatcher's protocol for one part is
-``begin_part`` (in flight + counted in the send log) -> AT+CMGS -> ``part_sent`` or
-``part_failed``/``part_unknown``; ``recover`` at start turns parts left in flight by a crash
-back into queued work, so only those may go twice.
+Every method is one transaction. Each part's journal (in flight, sent, failed, in doubt,
+recovered after a crash) and the receipts matched to parts are in ``modemd.pipeline.parts``.
 """
 
 from __future__ import annotations
@@ -13,13 +11,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from modemd.members.registry import Subscriber
 from modemd.pipeline.alerts import AlertRequest
+from modemd.pipeline.parts import PartRecords
 from modemd.sms.parts import Composition, Encoding
-from modemd.sms.pdu import StatusReport
 from modemd.store import audit
 from modemd.store.db import Database
 
@@ -46,7 +44,7 @@ class Job:
     encoding: Encoding
     parts: int
     parts_sent: int
-    concat_ref: int | None
+    resume: str | None  # the channel's note on a half-sent message
     attempts: int
     expires_at: float
     priority: int
@@ -57,7 +55,7 @@ def _utc_stamp(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-class Outbox:
+class Outbox(PartRecords):
     def __init__(self, db: Database) -> None:
         self.db = db
         # Deliveries being sent, by modem: the pool's dispatchers share this outbox.
@@ -191,48 +189,6 @@ class Outbox:
         )
         return message_id
 
-    def apply_report(self, modem: str, report: StatusReport, now: float) -> bool:
-        """A delivery report for the part with this message reference (the most recent one:
-        references wrap at 256). False if no sent part matches yet."""
-        with self.db.transaction() as conn:
-            # References wrap at 256: take the part sent closest to the time the SMS centre
-            # says it received the message, and none more than an hour away from it.
-            scts = report.scts.timestamp()
-            part = conn.execute(
-                "SELECT delivery_id, seq FROM parts WHERE modem = ? AND reference = ? "
-                "AND state = 'sent' AND at > ? AND ABS(at - ?) < 3600 "
-                "ORDER BY ABS(at - ?) LIMIT 1",
-                (modem, report.reference, now - 3 * 86400, scts, scts),
-            ).fetchone()
-            if part is None:
-                return False
-            outcome = "delivered" if report.delivered else "failed" if report.failed else "pending"
-            conn.execute(
-                "UPDATE parts SET report = ? WHERE delivery_id = ? AND seq = ?",
-                (outcome, part["delivery_id"], part["seq"]),
-            )
-            reports = [
-                r["report"]
-                for r in conn.execute(
-                    "SELECT report FROM parts WHERE delivery_id = ?", (part["delivery_id"],)
-                )
-            ]
-            delivery = conn.execute(
-                "SELECT a.parts FROM deliveries d JOIN alerts a "
-                "ON a.id = d.alert_id WHERE d.id = ?",
-                (part["delivery_id"],),
-            ).fetchone()
-            if "failed" in reports:
-                summary = "failed"
-            elif reports.count("delivered") >= delivery["parts"]:
-                summary = "delivered"
-            else:
-                summary = "pending"
-            conn.execute(
-                "UPDATE deliveries SET report = ? WHERE id = ?", (summary, part["delivery_id"])
-            )
-        return True
-
     def accepted_from(self, source_sha256: str) -> list[sqlite3.Row]:
         """Alerts accepted from a file with this content (to finish a move a crash split)."""
         return self.db.query(
@@ -242,17 +198,6 @@ class Outbox:
         )
 
     # ------------------------------------------------------------------------- dispatch
-    def recover(self) -> int:
-        """Parts left in flight by a crash: not known to be sent, so queued again."""
-        with self.db.transaction() as conn:
-            rows = conn.execute("SELECT delivery_id FROM parts WHERE state = 'inflight'").fetchall()
-            conn.execute("DELETE FROM parts WHERE state = 'inflight'")
-            conn.executemany(
-                "UPDATE deliveries SET state = 'queued' WHERE id = ? AND state = 'sending'",
-                [(r["delivery_id"],) for r in rows],
-            )
-        return len(rows)
-
     def claim(
         self, modem: str, now: float, accept: Callable[[Job], bool] | None = None
     ) -> Job | None:
@@ -276,7 +221,7 @@ class Outbox:
             )
             for alert in alerts:
                 rows = self.db.query(
-                    "SELECT id, alert_id, phone, parts_sent, concat_ref, attempts, modem "
+                    "SELECT id, alert_id, phone, parts_sent, resume, attempts, modem "
                     "FROM deliveries WHERE alert_id = ? AND state IN ('queued', 'sending') "
                     "AND next_attempt_at <= ? ORDER BY id LIMIT ?",
                     (alert["id"], now, CLAIM_SCAN),
@@ -308,26 +253,6 @@ class Outbox:
         with self._claims_lock:
             self._claims.pop(job.delivery_id, None)
 
-    def last_modem(self, job: Job) -> str | None:
-        """The modem that sent the parts of this message already out, if any."""
-        row = self.db.one(
-            "SELECT modem FROM parts WHERE delivery_id = ? AND state = 'sent' "
-            "ORDER BY seq DESC LIMIT 1",
-            (job.delivery_id,),
-        )
-        return str(row["modem"]) if row else None
-
-    def restart_message(self, job: Job) -> Job:
-        """Send a half-sent message again from its first part, through another modem (its
-        first parts came from another number: the phone could not join the rest to them)."""
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM parts WHERE delivery_id = ?", (job.delivery_id,))
-            conn.execute(
-                "UPDATE deliveries SET parts_sent = 0, concat_ref = NULL WHERE id = ?",
-                (job.delivery_id,),
-            )
-        return replace(job, parts_sent=0, concat_ref=None)
-
     def next_retry_at(self) -> float | None:
         row = self.db.one(
             "SELECT MIN(d.next_attempt_at) AS t FROM alerts a JOIN deliveries d "
@@ -349,112 +274,14 @@ class Outbox:
             and (row["a"] == "active" or row["parts_sent"] > 0)
         )
 
-    def begin_part(
-        self,
-        job: Job,
-        seq: int,
-        modem: str,
-        now: float,
-        concat_ref: int | None,
-        counted_at: float | None = None,
-    ) -> int | None:
-        """Record a part as in flight and count it for the throttle at ``counted_at`` (the
-        latest it may reach the network; ``now`` by default); returns the log row, or None
-        when the delivery is no longer wanted (a STOP, a cancel, an expiry committed since
-        it was picked): then nothing may be sent."""
-        with self.db.transaction() as conn:
-            wanted = conn.execute(
-                "SELECT 1 FROM deliveries d JOIN alerts a ON a.id = d.alert_id "
-                "WHERE d.id = ? AND d.state IN ('queued', 'sending') "
-                "AND (a.state = 'active' OR d.parts_sent > 0)",  # a begun message is finished
-                (job.delivery_id,),
-            ).fetchone()
-            if wanted is None:
-                return None
-            conn.execute(
-                "INSERT OR REPLACE INTO parts (delivery_id, seq, state, modem, at) "
-                "VALUES (?, ?, 'inflight', ?, ?)",
-                (job.delivery_id, seq, modem, now),
-            )
-            conn.execute(
-                "UPDATE deliveries SET state = 'sending', concat_ref = ? WHERE id = ?",
-                (concat_ref, job.delivery_id),
-            )
-            cursor = conn.execute(
-                "INSERT INTO send_log (modem, at, recipient) VALUES (?, ?, ?)",
-                (modem, now if counted_at is None else counted_at, job.phone),
-            )
-            return int(cursor.lastrowid or 0)
+    def _delivery_done(self, conn: sqlite3.Connection, job: Job, now: float) -> None:
+        _audit(conn, now, "sent", job.alert_id, job.phone, {"parts": job.parts})
+        _finish_if_done(conn, job.alert_id, now)
 
-    def part_sent(
-        self, job: Job, seq: int, reference: int | None, now: float, log_id: int | None = None
-    ) -> bool:
-        """The network took the part; returns True when the whole message is out. A delivery
-        cancelled meanwhile (a STOP during the send) stays cancelled. The part's send-log
-        row (``log_id``) now counts from ``now``, when it was known to have arrived."""
-        done = seq >= job.parts
-        with self.db.transaction() as conn:
-            if log_id is not None:
-                conn.execute("UPDATE send_log SET at = ? WHERE id = ?", (now, log_id))
-            conn.execute(
-                "UPDATE parts SET state = 'sent', reference = ?, at = ? "
-                "WHERE delivery_id = ? AND seq = ?",
-                (reference, now, job.delivery_id, seq),
-            )
-            updated = conn.execute(
-                "UPDATE deliveries SET parts_sent = ?, state = ?, sent_at = ?, "
-                "report = CASE WHEN ? THEN 'pending' ELSE report END "
-                "WHERE id = ? AND state IN ('queued', 'sending')",
-                (seq, "sent" if done else "sending", now if done else None, done, job.delivery_id),
-            ).rowcount
-            done = done and updated > 0
-            if done:
-                _audit(conn, now, "sent", job.alert_id, job.phone, {"parts": job.parts})
-                _finish_if_done(conn, job.alert_id, now)
-        return done
-
-    def part_failed(
-        self, job: Job, seq: int, log_id: int, error: str, retry_at: float | None, now: float
+    def _delivery_failed(
+        self, conn: sqlite3.Connection, job: Job, error: str, now: float, *, attempt: bool
     ) -> None:
-        """The modem refused the part: it never left, so it is not counted. ``retry_at``
-        None means the failure is permanent for this recipient."""
-        with self.db.transaction() as conn:
-            conn.execute(
-                "DELETE FROM parts WHERE delivery_id = ? AND seq = ?", (job.delivery_id, seq)
-            )
-            conn.execute("DELETE FROM send_log WHERE id = ?", (log_id,))
-            if retry_at is None:
-                _mark_failed(conn, job, error, now, attempt=True)
-            else:
-                conn.execute(
-                    "UPDATE deliveries SET state = 'queued', attempts = attempts + 1, "
-                    "last_error = ?, next_attempt_at = ? "
-                    "WHERE id = ? AND state IN ('queued', 'sending')",
-                    (error, retry_at, job.delivery_id),
-                )
-
-    def part_unknown(
-        self,
-        job: Job,
-        seq: int,
-        error: str,
-        log_id: int | None = None,
-        counted_at: float | None = None,
-    ) -> None:
-        """The link died during AT+CMGS: the part may have left. It stays counted (from
-        ``counted_at``, the latest it may have arrived, when given) and is sent again (the
-        one duplicate a crash or an unplug may cause)."""
-        with self.db.transaction() as conn:
-            if log_id is not None and counted_at is not None:
-                conn.execute("UPDATE send_log SET at = ? WHERE id = ?", (counted_at, log_id))
-            conn.execute(
-                "DELETE FROM parts WHERE delivery_id = ? AND seq = ?", (job.delivery_id, seq)
-            )
-            conn.execute(
-                "UPDATE deliveries SET state = 'queued', last_error = ? "
-                "WHERE id = ? AND state IN ('queued', 'sending')",
-                (error, job.delivery_id),
-            )
+        _mark_failed(conn, job, error, now, attempt=attempt)
 
     def fail_delivery(self, job: Job, error: str, now: float) -> None:
         """A recipient that can never be served (an invalid number)."""
@@ -550,7 +377,7 @@ def _job(row: sqlite3.Row, alert: sqlite3.Row) -> Job:
         encoding=Encoding(alert["encoding"]),
         parts=alert["parts"],
         parts_sent=row["parts_sent"],
-        concat_ref=row["concat_ref"],
+        resume=row["resume"],
         attempts=row["attempts"],
         expires_at=alert["expires_at"],
         priority=alert["priority"],

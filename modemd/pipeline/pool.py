@@ -1,6 +1,8 @@
-"""A pool of modems driven as one engine: one shared queue, each SIM within its own plan.
+"""A pool of channels (modems, files...) driven as one engine: one shared queue, each SIM
+within its own plan.
 
-Every sending modem has its own dispatcher thread pulling from the shared outbox; the pool
+Every sending channel has its own dispatcher thread pulling from the shared outbox (as many
+as the channel has lanes); the pool
 decides which deliveries a modem may take. A recipient already counted in one SIM's
 distinct-recipient window stays on that SIM while it can take them (so capped plans reach
 more members), a half-sent long message stays on the SIM that started it, and a reply leaves
@@ -16,13 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from modemd.channels import open_channel
+from modemd.channels.base import Channel, InboundSms, Receipt
 from modemd.config import Config, ModemConfig, parse_duration
-from modemd.modem.device import Modem
-from modemd.modem.references import ReferenceCounter
 from modemd.pipeline.dispatcher import Dispatcher
 from modemd.pipeline.outbox import Job, Outbox
 from modemd.pipeline.throttle import HISTORY, Throttle, pool_estimate
-from modemd.sms.pdu import Deliver, StatusReport
 
 STICKY_WAIT = 60.0  # a recipient waits this long for "their" SIM before another takes them
 
@@ -30,7 +31,7 @@ STICKY_WAIT = 60.0  # a recipient waits this long for "their" SIM before another
 @dataclass
 class Member:
     config: ModemConfig
-    modem: Modem
+    channel: Channel
     throttle: Throttle
     dispatcher: Dispatcher
 
@@ -40,8 +41,7 @@ class Member:
 
     @property
     def usable(self) -> bool:
-        status = self.modem.status
-        return self.modem.ready and (status.registration is None or status.registered)
+        return self.channel.usable
 
 
 class Pool:
@@ -51,8 +51,8 @@ class Pool:
         outbox: Outbox,
         state_dir: Path,
         *,
-        on_sms: Callable[[str, Deliver], None],
-        on_report: Callable[[str, StatusReport], None],
+        on_message: Callable[[InboundSms], None],
+        on_receipt: Callable[[Receipt], None],
         on_state: Callable[[str, str, str], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -62,28 +62,28 @@ class Pool:
         now = clock()
         single = len(config.pool()) == 1
         for mc in config.pool():
-            modem = Modem(
+            channel = open_channel(
+                mc.name,
                 mc,
-                reassembly_timeout=parse_duration(config.inbound.reassembly_timeout),
-                on_sms=functools.partial(on_sms, mc.name),
-                on_status_report=functools.partial(on_report, mc.name),
+                on_message=on_message,
+                on_receipt=on_receipt,
                 on_state=functools.partial(on_state, mc.name),
-                # One concatenation counter per SIM: phones join parts per sender number.
-                references=ReferenceCounter(
-                    state_dir / ("concat-ref" if single else f"concat-ref-{mc.name}")
-                ),
-                pin_guard=state_dir / f"pin-rejected-{mc.name}",
+                state_dir=state_dir,
+                reference_file="concat-ref" if single else f"concat-ref-{mc.name}",
+                reassembly_timeout=parse_duration(config.inbound.reassembly_timeout),
             )
             throttle = Throttle(config.limits_of(mc), outbox.send_history(mc.name, now - HISTORY))
+            # A channel that carries several messages at once (an SMPP window) would get one
+            # dispatcher per lane sharing its throttle; a modem and a file have one lane.
             dispatcher = Dispatcher(
                 outbox,
-                modem,
+                channel,
                 throttle,
-                modem_name=mc.name,
+                name=mc.name,
                 clock=clock,
                 accept=functools.partial(self.accept, mc.name),
             )
-            self.members[mc.name] = Member(mc, modem, throttle, dispatcher)
+            self.members[mc.name] = Member(mc, channel, throttle, dispatcher)
 
     @property
     def first(self) -> Member:
@@ -91,7 +91,7 @@ class Pool:
 
     def start(self) -> None:
         for member in self.members.values():
-            member.modem.start(wait=False)
+            member.channel.start()
         for member in self.members.values():
             member.dispatcher.start()
 
@@ -103,7 +103,7 @@ class Pool:
         for member in self.members.values():
             member.dispatcher.stop(max(0.1, deadline - time.monotonic()))
         for member in self.members.values():
-            member.modem.stop()
+            member.channel.stop()
 
     def wake(self) -> None:
         for member in self.members.values():
@@ -118,7 +118,7 @@ class Pool:
 
     # ------------------------------------------------------------------ who takes what
     def accept(self, name: str, job: Job) -> bool:
-        """May modem ``name`` take this delivery now?"""
+        """May channel ``name`` take this delivery now?"""
         me = self.members[name]
         if me.config.role == "receive" and job.modem != name:
             return False  # a receive-only SIM answers those who texted it, nothing more

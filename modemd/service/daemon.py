@@ -21,6 +21,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from modemd.channels.base import InboundSms, Receipt
 from modemd.config import Config, ConfigError, load_config, parse_duration
 from modemd.diskspace import DiskSpace
 from modemd.inbound.handler import Inbound
@@ -38,7 +39,6 @@ from modemd.service.notices import Notices
 from modemd.service.retention import purge
 from modemd.service.supervisor import BUSY_TICK, Supervisor, quiet_scheduler_log
 from modemd.sms.parts import Composition
-from modemd.sms.pdu import Deliver, StatusReport
 from modemd.store.db import Database, open_database
 from modemd.store.lock import StateLock
 
@@ -61,7 +61,7 @@ class Daemon:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._reports_lock = threading.Lock()
-        self._unmatched: list[tuple[float, str, StatusReport]] = []
+        self._unmatched: list[tuple[float, Receipt]] = []
         self._state_lock = StateLock(config.state_dir)
         self._audit_seen: int | None = None  # audit entries the log has been told about
 
@@ -90,8 +90,8 @@ class Daemon:
             cfg,
             self.outbox,
             cfg.state_dir,
-            on_sms=self._on_sms,
-            on_report=self._on_report,
+            on_message=self._on_message,
+            on_receipt=self._on_receipt,
             on_state=self._on_modem_state,
             clock=self.clock,
         )
@@ -175,7 +175,13 @@ class Daemon:
     # Single-modem views (the usual set-up, and what tests and tools look at first).
     @property
     def modem(self) -> Modem:
-        return self.pool.first.modem
+        """The first channel's modem (a tool's or a test's view; a file channel has none)."""
+        from modemd.channels.modem import ModemChannel
+
+        channel = self.pool.first.channel
+        if not isinstance(channel, ModemChannel):
+            raise AttributeError(f"channel {channel.name} is a {channel.kind}, not a modem")
+        return channel.modem
 
     @property
     def throttle(self) -> Throttle:
@@ -266,8 +272,7 @@ class Daemon:
         """Room is back on the disk: first the SMS that waited on the SIM (a STOP), while
         sending still holds, so nothing goes to a number that asked to leave meanwhile."""
         for member in self.pool.members.values():
-            if member.modem.ready:
-                member.modem.sweep(wait=5.0)
+            member.channel.sweep(wait=5.0)
 
     def _room_back(self, text: str) -> None:
         """Then the files that waited in outgoing/ and the queue, and the operators told."""
@@ -276,27 +281,27 @@ class Daemon:
         self.notices.condition("disk_full", True, text)  # "résolu" says what is free now
         self.notices.condition("disk_full", False, text)
 
-    def _on_sms(self, modem: str, message: Deliver) -> None:
-        # Runs on the modem's worker; the message is deleted from the modem only after this
-        # returns, and everything it decided is committed by then.
+    def _on_message(self, message: InboundSms) -> None:
+        # Runs on the channel's worker; a modem deletes the message only after this returns,
+        # and everything it decided is committed by then.
         try:
-            self.inbound.handle(message, via=modem)
+            self.inbound.handle(message, via=message.channel)
         except Exception as exc:
             if self.disk.report(exc, self.config.state_dir):
                 raise KeepForLater("the disk is full") from exc
             raise
 
-    def _on_report(self, modem: str, report: StatusReport) -> None:
+    def _on_receipt(self, receipt: Receipt) -> None:
         try:
-            matched = self.outbox.apply_report(modem, report, self.clock())
+            matched = self.outbox.apply_receipt(receipt, self.clock())
         except Exception as exc:
             if not self.disk.report(exc, self.config.state_dir):
                 raise
             matched = False  # kept below and applied once the disk has room
         if not matched:
-            # The report can beat the commit of the part it is about: try again shortly.
+            # The receipt can beat the commit of the part it is about: try again shortly.
             with self._reports_lock:
-                self._unmatched.append((self.clock(), modem, report))
+                self._unmatched.append((self.clock(), receipt))
 
     def _retry_reports(self) -> None:
         if self.disk.holds(self.config.state_dir):
@@ -304,19 +309,22 @@ class Daemon:
         with self._reports_lock:
             pending, self._unmatched = self._unmatched, []
         now = self.clock()
-        for received, modem, report in pending:
-            if self.outbox.apply_report(modem, report, now):
+        for received, receipt in pending:
+            if self.outbox.apply_receipt(receipt, now):
                 continue
             if now - received < REPORT_PATIENCE:
                 with self._reports_lock:
-                    self._unmatched.append((received, modem, report))
+                    self._unmatched.append((received, receipt))
             else:
-                log.debug("status report for reference %d matches no sent part", report.reference)
+                log.debug(
+                    "receipt for message %s on %s matches no sent part",
+                    receipt.message_id,
+                    receipt.channel,
+                )
 
     def _health(self) -> None:
         for member in self.pool.members.values():
-            if member.modem.ready:
-                member.modem.check()
+            member.channel.check()
 
     def expire(self) -> None:
         """Alerts past their expiry: what is unsent is cancelled and reported."""
@@ -406,29 +414,28 @@ class Daemon:
 
     @staticmethod
     def _member_snapshot(member: Member, now: float) -> dict[str, Any]:
-        st = member.modem.status
+        st = member.channel.status()
         ds = member.dispatcher.state
-        # Signal, network and operator are what the modem last said: without a ready modem
-        # they are unknown now, not what they were.
-        known = st.state == "ready"
+        facts = st.facts
         return {
             "name": member.name,
             "role": member.config.role,
             "modem": {
                 "name": member.name,
-                "port": st.port,
+                "kind": st.kind,
+                "port": st.where,
                 "state": st.state,
                 "detail": st.detail,
-                "profile": st.profile,
-                "manufacturer": st.manufacturer,
-                "model": st.model,
-                "operator": st.operator if known else None,
-                "signal_rssi": st.signal.rssi if known else None,
-                "signal_dbm": st.signal.dbm if known else None,
-                "signal_quality": st.signal.quality if known else "unknown",
-                "registration": st.registration_text if known else "unknown",
-                "registered": st.registered if known else None,
-                "smsc": st.smsc,
+                "profile": facts.get("profile", st.kind),
+                "manufacturer": facts.get("manufacturer", ""),
+                "model": facts.get("model", ""),
+                "operator": st.operator,
+                "signal_rssi": facts.get("signal_rssi"),
+                "signal_dbm": st.signal_dbm,
+                "signal_quality": st.signal_quality,
+                "registration": st.network or "unknown",
+                "registered": facts.get("registered"),
+                "smsc": facts.get("smsc"),
                 "since": st.since,
             },
             "dispatcher": {

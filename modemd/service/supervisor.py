@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from modemd.config import parse_duration
-from modemd.modem.info import ModemStatus
 from modemd.service import sdnotify
 
 if TYPE_CHECKING:
@@ -64,7 +63,7 @@ class Supervisor:
         d.publish_status()
         unsent = d.queue_snapshot()["unsent"]
         self.check_conditions(unsent)
-        up = any(m.modem.ready for m in d.pool.members.values())
+        up = any(m.channel.ready for m in d.pool.members.values())
         if not self.ready_sent and (up or time.monotonic() - self.started > READY_GRACE):
             self.ready_sent = True
             sdnotify.notify("READY=1")
@@ -86,7 +85,9 @@ class Supervisor:
         return (
             unsent > 0
             or not self.ready_sent
-            or any(not m.modem.ready or _offline(m.modem.status) for m in d.pool.members.values())
+            or any(
+                not m.channel.ready or m.channel.status().offline for m in d.pool.members.values()
+            )
             or bool(d.notices.snapshot())
         )
 
@@ -107,11 +108,11 @@ class Supervisor:
             unsent = d.queue_snapshot()["unsent"]
         parts = []
         for member in d.pool.members.values():
-            st = member.modem.status
+            st = member.channel.status()
             name = f"{member.name} " if len(d.pool.members) > 1 else "modem "
             item = f"{name}{st.state}"
-            if st.signal.known:
-                item += f" {st.signal.dbm} dBm"
+            if st.signal_dbm is not None:
+                item += f" {st.signal_dbm} dBm"
             if member.dispatcher.state.blocked is not None:
                 item += f" held by {member.dispatcher.state.blocked.window}"
             parts.append(item)
@@ -126,7 +127,7 @@ class Supervisor:
         if unsent is None:
             unsent = d.queue_snapshot()["unsent"]
         for member in d.pool.members.values():
-            st = member.modem.status
+            st = member.channel.status()
             key = f":{member.name}" if pool else ""
             which = f"le modem {member.name}" if pool else "le modem"
             gone = st.state in ("lost", "starting")
@@ -141,9 +142,9 @@ class Supervisor:
                 f"problème de SIM ({which}): {st.detail}",
                 immediate=True,
             )
-            no_network = st.state == "ready" and st.registration is not None and not st.registered
+            no_network = st.state == "ready" and st.offline
             notices.condition(
-                "network" + key, no_network, f"pas de réseau pour {which} ({st.registration_text})"
+                "network" + key, no_network, f"pas de réseau pour {which} ({st.network})"
             )
             blocked = member.dispatcher.state.blocked
             held = (
@@ -164,15 +165,11 @@ class Supervisor:
 
     def self_test(self) -> None:
         d = self.daemon
-        st = d.pool.first.modem.status
+        st = d.pool.first.channel.status()
         d.notices.send(
             f"test quotidien: modemd fonctionne. {d.registry.count()} membres actifs, "
-            f"signal {st.signal.quality}, {st.operator or 'opérateur inconnu'}."
+            f"signal {st.signal_quality}, {st.operator or 'opérateur inconnu'}."
         )
-
-
-def _offline(status: ModemStatus) -> bool:
-    return status.registration is not None and not status.registered
 
 
 __all__ = ["BUSY_TICK", "IDLE_TICK", "Supervisor", "quiet_scheduler_log"]
