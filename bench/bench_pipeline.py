@@ -31,9 +31,9 @@ from pathlib import Path
 
 from modemd.config import AlertsConfig, LimitsConfig
 from modemd.members.registry import Registry
+from modemd.operations.live import read_status
 from modemd.pipeline.outbox import Outbox
 from modemd.pipeline.spool import Intake, Spool
-from modemd.service.daemon import read_status
 from modemd.sim.modem import SimulatedModem
 from modemd.sim.profiles import get_profile
 from modemd.sim.pty import PtySimulator

@@ -29,7 +29,7 @@ def audit(config: Config, since: str | None, actor: str | None, as_json: bool) -
         client = f" from {e.client}" if e.client else ""
         detail = ", ".join(f"{k} {v}" for k, v in e.detail.items() if v not in (None, ""))
         print(
-            f"{clock(e.at)}  {e.actor}{client:<1}  {e.event} {about}"
+            f"{clock(e.at)}  {e.actor}{client}  {e.event} {about}"
             + (f" ({detail})" if detail else "")
         )
     return 0

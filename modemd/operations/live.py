@@ -5,12 +5,12 @@ a modem's state). Importing this does not import the daemon."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
-STATUS_FILE = "status.json"
+from modemd.store.lock import STATUS_FILE, pid_alive
+
 STALE_AFTER = 15.0  # seconds: three idle ticks missed
 
 
@@ -22,17 +22,8 @@ def read_status(state_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     pid = int(data.get("pid", 0))
-    alive = pid > 0 and _pid_alive(pid)
+    alive = pid > 0 and pid_alive(pid)
     if not alive or time.time() - float(data.get("updated_at", 0)) > STALE_AFTER:
         data["stale"] = True
     return data
 
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -33,6 +33,7 @@ class WakeListener:
     def __init__(self, state_dir: Path, on_wake: Callable[[], None]) -> None:
         self.path = state_dir / WAKE_NAME
         self._on_wake = on_wake
+        self.received = 0  # wake-ups taken: what a test or a status line can show
         self._sock: socket.socket | None = None
         self._thread = threading.Thread(target=self._loop, name="wake", daemon=True)
 
@@ -76,6 +77,7 @@ class WakeListener:
                 return
             if self._sock is None:
                 return
+            self.received += 1
             try:
                 self._on_wake()
             except Exception:

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -28,6 +27,7 @@ from modemd.inbound.handler import Inbound
 from modemd.members.registry import Registry
 from modemd.modem.device import Modem
 from modemd.modem.receiver import KeepForLater
+from modemd.operations.wake import WakeListener
 from modemd.pipeline.dispatcher import Dispatcher
 from modemd.pipeline.outbox import Outbox
 from modemd.pipeline.pool import Member, Pool
@@ -40,11 +40,10 @@ from modemd.service.retention import purge
 from modemd.service.supervisor import BUSY_TICK, Supervisor, quiet_scheduler_log
 from modemd.sms.parts import Composition
 from modemd.store.db import Database, open_database
-from modemd.store.lock import StateLock
+from modemd.store.lock import STATUS_FILE, StateLock
 
 log = logging.getLogger(__name__)
 
-STATUS_FILE = "status.json"
 REPORT_PATIENCE = 60.0  # seconds a status report may wait for its part to be recorded
 
 
@@ -158,6 +157,9 @@ class Daemon:
                 id="self_test",
             )
         self.pool.start()
+        # An alert submitted through the operations, from another process, wakes us at once.
+        self.wake_listener = WakeListener(cfg.state_dir, self._woken)
+        self.wake_listener.start()
         self.watcher.start()
         self.scheduler.start()
         if cfg.metrics.listen:
@@ -197,6 +199,7 @@ class Daemon:
         self.scheduler.shutdown(wait=False)
         self.metrics.stop()
         self.watcher.stop()
+        self.wake_listener.stop()
         self.pool.stop()
         self.publish_status()
         if self.db is not None:
@@ -258,6 +261,12 @@ class Daemon:
     # ------------------------------------------------------------------------- callbacks
     def _on_accepted(self, outcome: Outcome) -> None:
         self.pool.wake()
+
+    def _woken(self) -> None:
+        """Work queued by another process: the dispatchers look now, and the status file is
+        published now (not at the next tick), so a reader sees the new queue within 1 s."""
+        self.pool.wake()
+        self.scheduler.modify_job("tick", next_run_time=datetime.now(UTC))
 
     def _wake_dispatcher(self) -> None:
         self.pool.wake()
@@ -467,26 +476,3 @@ class Daemon:
             tmp.unlink(missing_ok=True)
             if not self.disk.report(exc, self.config.state_dir):
                 log.warning("cannot write %s: %s", path, exc)
-
-
-def read_status(state_dir: Path) -> dict[str, Any] | None:
-    """The running daemon's last snapshot, or None if there is none or it is stale."""
-    try:
-        data: dict[str, Any] = json.loads((state_dir / STATUS_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    pid = int(data.get("pid", 0))
-    alive = pid > 0 and _pid_alive(pid)
-    if not alive or time.time() - float(data.get("updated_at", 0)) > 15:
-        data["stale"] = True
-    return data
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 READY_GRACE = 60.0  # without a modem, tell systemd we are up anyway after this (and say why)
 TEXTFILE_EVERY = 15.0
 BUSY_TICK = 1.0  # seconds between ticks while there is something to follow
-IDLE_TICK = 5.0  # and when idle; status.json is stale after 15 s (modemd.daemon.read_status)
+IDLE_TICK = 5.0  # and when idle; status.json is stale after 15 s (modemd.operations.live)
 ALIVE_WITHIN = 3 * IDLE_TICK  # the watchdog is fed while a tick ran this recently
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 LOCK_NAME = "modemd.lock"
+STATUS_FILE = "status.json"  # the daemon's live snapshot, beside the lock
 # A CLI that is just looking (a shared lock, for a moment) must not turn a start away.
 ACQUIRE_PATIENCE = 2.0
 
@@ -47,7 +48,7 @@ class StateLock:
                 break
             except BlockingIOError:
                 pid = _pid_in(fd)
-                if (pid and pid != os.getpid() and _alive(pid)) or time.monotonic() > deadline:
+                if (pid and pid != os.getpid() and pid_alive(pid)) or time.monotonic() > deadline:
                     os.close(fd)
                     raise AlreadyRunning(pid, self.state_dir) from None
                 time.sleep(0.05)  # a CLI's look lasts microseconds
@@ -90,7 +91,8 @@ def _pid_in(fd: int) -> int | None:
     return None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this PID exists (one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -102,7 +104,7 @@ def _alive(pid: int) -> bool:
 
 def _pid_of_status(state_dir: Path) -> int | None:
     try:
-        pid = int(json.loads((state_dir / "status.json").read_text()).get("pid", 0))
+        pid = int(json.loads((state_dir / STATUS_FILE).read_text()).get("pid", 0))
     except (OSError, ValueError, AttributeError):
         return None
-    return pid if pid > 0 and _alive(pid) else None
+    return pid if pid > 0 and pid_alive(pid) else None
