@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from modemd.phone import normalize
 from modemd.store.db import Database
+from modemd.store.deliveries import cancel_unsent_to
 
 STATUSES = ("active", "pending", "unsubscribed")
 
@@ -248,12 +249,9 @@ class Registry:
             row = conn.execute("SELECT id FROM subscribers WHERE phone = ?", (number,)).fetchone()
             if row is None:
                 raise KeyError(number)
+            cancel_unsent_to(conn, number, "removed", time.time())
             conn.execute(
-                "UPDATE deliveries SET subscriber_id = NULL, "
-                "state = CASE WHEN state IN ('queued', 'sending') THEN 'cancelled' ELSE state END,"
-                " last_error = CASE WHEN state IN ('queued', 'sending') THEN 'removed' "
-                "ELSE last_error END WHERE subscriber_id = ?",
-                (row["id"],),
+                "UPDATE deliveries SET subscriber_id = NULL WHERE subscriber_id = ?", (row["id"],)
             )
             conn.execute("DELETE FROM subscribers WHERE id = ?", (row["id"],))
 
@@ -270,12 +268,7 @@ class Registry:
             "ON CONFLICT (phone) DO UPDATE SET at = excluded.at, source = excluded.source",
             (number, now, source),
         )
-        cursor = conn.execute(
-            "UPDATE deliveries SET state = 'cancelled', last_error = 'unsubscribed' "
-            "WHERE phone = ? AND state IN ('queued', 'sending')",
-            (number,),
-        )
-        return cursor.rowcount
+        return cancel_unsent_to(conn, number, "unsubscribed", now)
 
     def request_join(
         self, conn: sqlite3.Connection, number: str, details: str, auto_approve: bool, now: float
@@ -374,11 +367,7 @@ def upsert(
         )
     if status == "unsubscribed" and current != "unsubscribed":
         # Marked as having left in the CCI's list: nothing queued goes to them either.
-        conn.execute(
-            "UPDATE deliveries SET state = 'cancelled', last_error = 'unsubscribed' "
-            "WHERE phone = ? AND state IN ('queued', 'sending')",
-            (number,),
-        )
+        cancel_unsent_to(conn, number, "unsubscribed", now)
     return outcome
 
 

@@ -20,6 +20,7 @@ from modemd.pipeline.parts import PartRecords
 from modemd.sms.parts import Composition, Encoding
 from modemd.store import audit
 from modemd.store.db import Database
+from modemd.store.deliveries import finish_if_done
 
 UNSENT = ("queued", "sending")
 CLAIM_SCAN = 64  # deliveries looked at per alert when the pool leaves some to other modems
@@ -276,7 +277,7 @@ class Outbox(PartRecords):
 
     def _delivery_done(self, conn: sqlite3.Connection, job: Job, now: float) -> None:
         _audit(conn, now, "sent", job.alert_id, job.phone, {"parts": job.parts})
-        _finish_if_done(conn, job.alert_id, now)
+        finish_if_done(conn, job.alert_id, now)
 
     def _delivery_failed(
         self, conn: sqlite3.Connection, job: Job, error: str, now: float, *, attempt: bool
@@ -395,7 +396,7 @@ def _mark_failed(
         (int(attempt), error, job.delivery_id),
     )
     _audit(conn, now, "failed", job.alert_id, job.phone, {"error": error})
-    _finish_if_done(conn, job.alert_id, now)
+    finish_if_done(conn, job.alert_id, now)
 
 
 def _cancel_unsent(conn: sqlite3.Connection, alert_id: str, reason: str) -> int:
@@ -407,20 +408,6 @@ def _cancel_unsent(conn: sqlite3.Connection, alert_id: str, reason: str) -> int:
         (reason, alert_id),
     )
     return cursor.rowcount
-
-
-def _finish_if_done(conn: sqlite3.Connection, alert_id: str, now: float) -> None:
-    left = conn.execute(
-        "SELECT 1 FROM deliveries WHERE alert_id = ? AND state IN ('queued', 'sending') LIMIT 1",
-        (alert_id,),
-    ).fetchone()
-    if left is None:
-        updated = conn.execute(
-            "UPDATE alerts SET state = 'done', finished_at = ? WHERE id = ? AND state = 'active'",
-            (now, alert_id),
-        )
-        if updated.rowcount:
-            _audit(conn, now, "done", alert_id, None, {})
 
 
 def _next_alert_id(conn: sqlite3.Connection, now: float, prefix: str = "") -> str:
