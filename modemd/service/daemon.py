@@ -126,18 +126,26 @@ class Daemon:
             self.spool, self.intake.take, polling=self._polling, disk=self.disk
         )
         self.metrics = Metrics(self.status_snapshot)
-        self.supervisor = Supervisor(self, clock=self.clock)
+        self.supervisor = Supervisor(
+            cfg,
+            self.pool,
+            self.notices,
+            self.metrics,
+            self.registry,
+            self.queue_snapshot,
+            # Delivery reports that beat the commit of their part are retried at each tick.
+            duties=[self.expire, self._retry_reports, self.publish_status],
+            clock=self.clock,
+        )
         quiet_scheduler_log()
         self.scheduler = BackgroundScheduler(
             daemon=True, job_defaults={"coalesce": True, "max_instances": 1}
         )
-        # The tick sets its own pace (every second with work, less often idle); delivery
-        # reports that beat the commit of their part are retried at each tick.
+        # The tick sets its own pace (every second with work, less often idle).
         self.scheduler.add_job(self.supervisor.tick, "interval", seconds=BUSY_TICK, id="tick")
         self.supervisor.repace = lambda seconds: self.scheduler.reschedule_job(
             "tick", trigger="interval", seconds=seconds
         )
-        self.supervisor.duties.append(self._retry_reports)
         self.scheduler.add_job(
             self._health,
             "interval",

@@ -13,13 +13,14 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
-from modemd.config import parse_duration
+from modemd.config import Config, parse_duration
+from modemd.members.registry import Registry
+from modemd.pipeline.pool import Pool
 from modemd.service import sdnotify
-
-if TYPE_CHECKING:
-    from modemd.service.daemon import Daemon
+from modemd.service.metrics import Metrics
+from modemd.service.notices import Notices
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +41,34 @@ def quiet_scheduler_log() -> None:
 
 
 class Supervisor:
-    def __init__(self, daemon: Daemon, clock: Callable[[], float] = time.time) -> None:
-        self.daemon = daemon
+    """Given what it watches, not the daemon: the pool of channels, the notices to the duty
+    officers, the metrics, the registry (for the self-test) and how to read the queue.
+    ``duties`` run first at each tick, in order (expiry, retried reports, the status file)."""
+
+    def __init__(
+        self,
+        config: Config,
+        pool: Pool,
+        notices: Notices,
+        metrics: Metrics,
+        registry: Registry,
+        queue_snapshot: Callable[[], dict[str, Any]],
+        duties: list[Callable[[], None]],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.pool = pool
+        self.notices = notices
+        self.metrics = metrics
+        self.registry = registry
+        self.queue_snapshot = queue_snapshot
+        self.duties = duties
         self.clock = clock
         self.started = time.monotonic()
         self.last_tick = time.monotonic()
         self.ready_sent = False
         self._status_line = ""
         self._textfile_at = 0.0
-        self.duties: list[Callable[[], None]] = []  # more work for each tick
         self.interval = BUSY_TICK
         # Called with the new interval when the tick should come more or less often.
         self.repace: Callable[[float], None] | None = None
@@ -56,14 +76,11 @@ class Supervisor:
     def tick(self) -> None:
         """Publish status, check conditions, tell systemd; then set the next tick's pace."""
         self.last_tick = time.monotonic()
-        d = self.daemon
-        d.expire()
         for duty in self.duties:
             duty()
-        d.publish_status()
-        unsent = d.queue_snapshot()["unsent"]
+        unsent = self.queue_snapshot()["unsent"]
         self.check_conditions(unsent)
-        up = any(m.channel.ready for m in d.pool.members.values())
+        up = any(m.channel.ready for m in self.pool.members.values())
         if not self.ready_sent and (up or time.monotonic() - self.started > READY_GRACE):
             self.ready_sent = True
             sdnotify.notify("READY=1")
@@ -71,24 +88,24 @@ class Supervisor:
         if line != self._status_line:
             self._status_line = line
             sdnotify.notify(f"STATUS={line}")
-        textfile = d.config.metrics.textfile
+        textfile = self.config.metrics.textfile
         if textfile is not None and time.monotonic() - self._textfile_at >= TEXTFILE_EVERY:
             self._textfile_at = time.monotonic()
             try:
-                d.metrics.write_textfile(textfile)
+                self.metrics.write_textfile(textfile)
             except (OSError, ValueError) as exc:
                 log.warning("cannot write metrics to %s: %s", textfile, exc)
         self._pace(BUSY_TICK if self._busy(unsent) else IDLE_TICK)
 
     def _busy(self, unsent: int) -> bool:
-        d = self.daemon
         return (
             unsent > 0
             or not self.ready_sent
             or any(
-                not m.channel.ready or m.channel.status().offline for m in d.pool.members.values()
+                not m.channel.ready or m.channel.status().offline
+                for m in self.pool.members.values()
             )
-            or bool(d.notices.snapshot())
+            or bool(self.notices.snapshot())
         )
 
     def _pace(self, interval: float) -> None:
@@ -98,18 +115,17 @@ class Supervisor:
 
     def alive(self) -> bool:
         """For the watchdog: the jobs run and the dispatcher thread is there."""
-        members = self.daemon.pool.members.values()
+        members = self.pool.members.values()
         recent = time.monotonic() - self.last_tick < ALIVE_WITHIN
         return recent and all(m.dispatcher.running for m in members)
 
     def status_line(self, unsent: int | None = None) -> str:
-        d = self.daemon
         if unsent is None:
-            unsent = d.queue_snapshot()["unsent"]
+            unsent = self.queue_snapshot()["unsent"]
         parts = []
-        for member in d.pool.members.values():
+        for member in self.pool.members.values():
             st = member.channel.status()
-            name = f"{member.name} " if len(d.pool.members) > 1 else "modem "
+            name = f"{member.name} " if len(self.pool.members) > 1 else "modem "
             item = f"{name}{st.state}"
             if st.signal_dbm is not None:
                 item += f" {st.signal_dbm} dBm"
@@ -119,14 +135,13 @@ class Supervisor:
         return ", ".join([*parts, f"{unsent} to send"])
 
     def check_conditions(self, unsent: int | None = None) -> None:
-        d = self.daemon
-        notices = d.notices
-        notify_after = parse_duration(d.config.health.notify_after)
-        pool = len(d.pool.members) > 1
+        notices = self.notices
+        notify_after = parse_duration(self.config.health.notify_after)
+        pool = len(self.pool.members) > 1
         now = self.clock()
         if unsent is None:
-            unsent = d.queue_snapshot()["unsent"]
-        for member in d.pool.members.values():
+            unsent = self.queue_snapshot()["unsent"]
+        for member in self.pool.members.values():
             st = member.channel.status()
             key = f":{member.name}" if pool else ""
             which = f"le modem {member.name}" if pool else "le modem"
@@ -164,10 +179,9 @@ class Supervisor:
             notices.condition("window" + key, held, text, immediate=True)
 
     def self_test(self) -> None:
-        d = self.daemon
-        st = d.pool.first.channel.status()
-        d.notices.send(
-            f"test quotidien: modemd fonctionne. {d.registry.count()} membres actifs, "
+        st = self.pool.first.channel.status()
+        self.notices.send(
+            f"test quotidien: modemd fonctionne. {self.registry.count()} membres actifs, "
             f"signal {st.signal_quality}, {st.operator or 'opérateur inconnu'}."
         )
 
