@@ -1,6 +1,6 @@
 """Test support shipped with the package (as aiosmtpd ships ``testing``): a running daemon,
-in-process with its real threads, against the simulated modem over a pseudo-terminal.
-Used by the test suite and by the benchmarks in ``bench/``."""
+in-process with its real threads, against the simulated modem over a pseudo-terminal or a
+``file://`` channel. Used by the test suite and by the benchmarks in ``bench/``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modemd.channels.file import read_sent
 from modemd.config import Config, LimitsConfig, ModemConfig
 from modemd.members.registry import Registry
 from modemd.service.daemon import Daemon
@@ -30,14 +31,53 @@ class FakeClock:
         self.offset += seconds
 
 
+@dataclasses.dataclass(frozen=True)
+class FileConcat:
+    reference: int
+    total: int
+    sequence: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FileSent:
+    """One part a file channel wrote, shaped as the simulator's record of a part."""
+
+    recipient: str
+    text: str
+    concat: FileConcat | None
+
+
+class FileNetwork:
+    """A ``file://`` channel where a test would put a simulated modem: its ``port`` for the
+    configuration, and what it "sent" read back from its file."""
+
+    def __init__(self, path: Path, send_time: float = 0.0) -> None:
+        self.path = path
+        self.port = f"file://{path}" + (f"?send_time={send_time}" if send_time else "")
+
+    def sent(self) -> list[FileSent]:
+        messages: dict[str, int] = {}
+        out = []
+        for line in read_sent(self.path):
+            reference = messages.setdefault(str(line.get("message", line["id"])), len(messages))
+            total, seq = int(line["total"]), int(line["seq"])
+            concat = FileConcat(reference, total, seq) if total > 1 else None
+            out.append(FileSent(str(line["recipient"]), str(line["text"]), concat))
+        return out
+
+
+Network = PtySimulator | FileNetwork
+
+
 class Harness:
     """One simulator gives the single-modem set-up; a list of them gives a pool, the modems
-    named sim1, sim2... (with ``sim_limits``, each SIM's own plan)."""
+    named sim1, sim2... (with ``sim_limits``, each SIM's own plan). A ``FileNetwork`` stands
+    wherever a simulator does: the same daemon, sending through a file channel."""
 
     def __init__(
         self,
         root: Path,
-        sim: PtySimulator | list[PtySimulator],
+        sim: Network | list[Network],
         *,
         polling: bool = False,
         sim_limits: list[LimitsConfig] | None = None,

@@ -1,4 +1,7 @@
-"""End to end through the daemon: spool file -> database -> dispatcher -> simulated modem."""
+"""End to end through the daemon: spool file -> database -> dispatcher -> simulated modem.
+
+The tests marked ``over_both`` run twice: on the simulated modem and on a ``file://``
+channel, the same daemon, dispatcher and throttle behind the channel interface."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import pytest
 from modemd.config import AlertsConfig, LimitsConfig
 from modemd.sim.modem import Faults
 from modemd.sim.pty import PtySimulator
-from modemd.testing import Harness
+from modemd.testing import FileNetwork, Harness
 
 MakeSim = Callable[..., PtySimulator]
 
@@ -21,13 +24,29 @@ issued_by: "CORG Cantal"
 """
 
 
+over_both = pytest.mark.parametrize("channel", ["modem", "file"])
+
+
 @pytest.fixture
-def harness(tmp_path: Path, make_sim: MakeSim) -> Iterator[Callable[..., Harness]]:
+def channel() -> str:
+    return "modem"
+
+
+@pytest.fixture
+def harness(
+    tmp_path: Path, make_sim: MakeSim, channel: str
+) -> Iterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
     def factory(faults: Faults | None = None, latency: float = 0.01, **config: object) -> Harness:
-        sim = make_sim("huawei-e3372", faults, send_latency=latency)
-        h = Harness(tmp_path / f"h{len(made)}", sim, **config)
+        root = tmp_path / f"h{len(made)}"
+        network: PtySimulator | FileNetwork
+        if channel == "file":
+            assert faults is None, "faults are the simulated modem's"
+            network = FileNetwork(root / "sent.jsonl", send_time=latency)
+        else:
+            network = make_sim("huawei-e3372", faults, send_latency=latency)
+        h = Harness(root, network, **config)
         made.append(h)
         return h
 
@@ -36,6 +55,7 @@ def harness(tmp_path: Path, make_sim: MakeSim) -> Iterator[Callable[..., Harness
         h.stop()
 
 
+@over_both
 def test_yaml_and_txt_alerts_reach_every_member(harness: Callable[..., Harness]) -> None:
     h = harness()
     phones = h.members(6, commune="Aurillac", sector="bijouterie")
@@ -122,6 +142,7 @@ def test_file_written_in_place_is_taken_once_closed(harness: Callable[..., Harne
     assert "Première moitié, seconde moitié." in h.sim.sent()[0].text
 
 
+@over_both
 def test_same_id_twice_is_sent_once(harness: Callable[..., Harness]) -> None:
     h = harness()
     h.members(3)
@@ -166,6 +187,7 @@ def test_transient_errors_are_retried_with_backoff(harness: Callable[..., Harnes
     assert sorted(h.sent_to()) == sorted(phones)  # a refused part is not "sent" twice
 
 
+@over_both
 def test_urgent_overtakes_normal_at_the_next_message(harness: Callable[..., Harness]) -> None:
     h = harness(latency=0.03)
     h.members(20)
@@ -180,6 +202,7 @@ def test_urgent_overtakes_normal_at_the_next_message(harness: Callable[..., Harn
     assert first_urgent < 20  # it did not wait for the normal fan-out to finish
 
 
+@over_both
 def test_cancel_stops_what_is_unsent(harness: Callable[..., Harness]) -> None:
     h = harness(latency=0.05)
     h.members(30)
@@ -198,6 +221,7 @@ def test_cancel_stops_what_is_unsent(harness: Callable[..., Harness]) -> None:
     assert h.alert_state(alert_id) == "cancelled"
 
 
+@over_both
 def test_expired_alert_cancels_the_rest(harness: Callable[..., Harness]) -> None:
     h = harness(limits=LimitsConfig(per_minute=2))
     h.members(6)
@@ -210,6 +234,7 @@ def test_expired_alert_cancels_the_rest(harness: Callable[..., Harness]) -> None
     assert h.messages() <= 2
 
 
+@over_both
 def test_throttle_windows_hold_across_a_restart(harness: Callable[..., Harness]) -> None:
     limits = LimitsConfig(per_minute=3, per_hour=7)
     h = harness(limits=limits)
@@ -236,6 +261,7 @@ def test_throttle_windows_hold_across_a_restart(harness: Callable[..., Harness])
         assert sum(1 for u in times if u <= t < u + 3600) <= 7
 
 
+@over_both
 def test_sighup_style_reload_changes_a_limit_live(harness: Callable[..., Harness]) -> None:
     h = harness(limits=LimitsConfig(per_minute=2))
     h.members(5)
@@ -248,6 +274,7 @@ def test_sighup_style_reload_changes_a_limit_live(harness: Callable[..., Harness
     assert h.wait(lambda: len(h.sim.sent()) == 5)
 
 
+@over_both
 def test_max_parts_from_config(harness: Callable[..., Harness]) -> None:
     h = harness(alerts=AlertsConfig(max_parts=1))
     h.members(1)

@@ -10,7 +10,7 @@ import pytest
 
 from modemd.config import LimitsConfig, parse_config
 from modemd.sim.pty import PtySimulator
-from modemd.testing import Harness
+from modemd.testing import FileNetwork, Harness, Network
 
 MakeSim = Callable[..., PtySimulator]
 PROFILES = ["huawei-e3372", "simcom-sim7600", "quectel-ec25", "generic"]
@@ -20,9 +20,18 @@ PROFILES = ["huawei-e3372", "simcom-sim7600", "quectel-ec25", "generic"]
 def pool(tmp_path: Path, make_sim: MakeSim) -> Iterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
-    def factory(size: int, latency: float = 0.03, **config: object) -> Harness:
-        sims = [make_sim(PROFILES[i % 4], send_latency=latency) for i in range(size)]
-        h = Harness(tmp_path / f"pool{len(made)}", sims, **config)  # type: ignore[arg-type]
+    def factory(
+        size: int, latency: float = 0.03, mixed: bool = False, **config: object
+    ) -> Harness:
+        """``mixed``: every second member of the pool a file channel instead of a modem."""
+        root = tmp_path / f"pool{len(made)}"
+        sims: list[Network] = [
+            FileNetwork(root / f"file{i}.jsonl", send_time=latency)
+            if mixed and i % 2
+            else make_sim(PROFILES[i % 4], send_latency=latency)
+            for i in range(size)
+        ]
+        h = Harness(root, sims, **config)  # type: ignore[arg-type]
         made.append(h)
         return h
 
@@ -49,11 +58,11 @@ def windows_hold(h: Harness, caps: list[LimitsConfig]) -> None:
             assert len({r["recipient"] for r in rows}) <= cap.distinct_recipients_per_day
 
 
-@pytest.mark.parametrize("size", [2, 4])
+@pytest.mark.parametrize(("size", "mixed"), [(2, False), (4, False), (2, True)])
 def test_every_member_exactly_once_and_the_work_is_shared(
-    pool: Callable[..., Harness], size: int
+    pool: Callable[..., Harness], size: int, mixed: bool
 ) -> None:
-    h = pool(size)
+    h = pool(size, mixed=mixed)
     phones = h.members(40)
     h.start()
     h.drop(
@@ -71,10 +80,10 @@ def test_every_member_exactly_once_and_the_work_is_shared(
         assert all(sorted(seqs) == [1, 2] for seqs in by_ref.values())
 
 
-@pytest.mark.parametrize("size", [2, 4])
-def test_no_sim_over_its_windows(pool: Callable[..., Harness], size: int) -> None:
+@pytest.mark.parametrize(("size", "mixed"), [(2, False), (4, False), (4, True)])
+def test_no_sim_over_its_windows(pool: Callable[..., Harness], size: int, mixed: bool) -> None:
     caps = [LimitsConfig(per_minute=3 + i) for i in range(size)]
-    h = pool(size, sim_limits=caps)
+    h = pool(size, sim_limits=caps, mixed=mixed)
     h.members(40)
     h.start()
     h.drop("a.txt", "Faux livreur de colis, il demande un code de paiement.")

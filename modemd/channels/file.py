@@ -1,5 +1,8 @@
 """A channel that writes each SMS to a file instead of the network: ``file:///path/out.jsonl``.
 
+``?send_time=2.5`` makes each part take that long, as a modem's does, to rehearse how long a
+fan-out would last under the SIM limits.
+
 For dry runs ("send to a file instead of the network") and as the proof that a channel is only
 the interface: it goes through the same dispatcher, pool, throttle and crash-safety path as the
 modem. Each part is one JSON line, flushed and fsynced before it counts as sent, so after a
@@ -15,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from modemd.channels.base import (
     Channel,
@@ -40,6 +43,21 @@ def file_path(url: str) -> Path:
     return Path(unquote(parts.path))
 
 
+def send_time(url: str) -> float:
+    """The ``send_time`` of the address, in seconds a part (0 when not given)."""
+    query = parse_qs(urlsplit(url).query)
+    unknown = set(query) - {"send_time"}
+    if unknown:
+        raise ValueError(f"{url!r}: unknown option {sorted(unknown)[0]!r} (only send_time)")
+    try:
+        seconds = float(query.get("send_time", ["0"])[-1])
+    except ValueError:
+        raise ValueError(f"{url!r}: send_time must be a number of seconds") from None
+    if not 0 <= seconds <= 60:
+        raise ValueError(f"{url!r}: send_time must be between 0 and 60 seconds")
+    return seconds
+
+
 class FileChannel(Channel):
     kind = "file"
 
@@ -54,6 +72,7 @@ class FileChannel(Channel):
     ) -> None:
         super().__init__(name, on_message=on_message, on_receipt=on_receipt, on_state=on_state)
         self.path = file_path(url)
+        self.send_time = send_time(url)
         self._ready = threading.Event()
         self._lock = threading.Lock()
         self._state, self._detail, self._since = "starting", "", time.time()
@@ -86,7 +105,7 @@ class FileChannel(Channel):
 
     @property
     def send_deadline(self) -> float:
-        return 1.0
+        return 1.0 + self.send_time
 
     def status(self) -> ChannelStatus:
         return ChannelStatus(
@@ -98,13 +117,23 @@ class FileChannel(Channel):
             texts = split(sms.text, sms.encoding)
         except ValueError as exc:
             raise NotSent(f"cannot compose: {exc}", permanent=True) from exc
+        # One id for the whole message, so a reader can put its parts back together.
+        message = f"{os.getpid()}-{time.time_ns()}"
         return [
-            {"recipient": sms.recipient, "seq": i + 1, "total": len(texts), "text": text}
+            {
+                "recipient": sms.recipient,
+                "message": message,
+                "seq": i + 1,
+                "total": len(texts),
+                "text": text,
+            }
             for i, text in enumerate(texts)
         ], None
 
     def _transmit(self, piece: Any) -> str | None:
         assert isinstance(piece, dict)
+        if self.send_time:
+            time.sleep(self.send_time)  # not a wait: the pace being rehearsed
         with self._lock:
             message_id = f"{os.getpid()}-{time.time_ns()}"
             line = {"at": time.time(), "id": message_id, **piece}
