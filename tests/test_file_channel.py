@@ -223,3 +223,39 @@ def test_kill_9_during_a_fan_out_to_a_file_loses_nothing(tmp_path: Path) -> None
     extra_parts = len(parts) - members * expected.part_count
     print(f"kills={kills} extra_parts={extra_parts}")
     assert extra_parts <= kills, extra_parts
+
+
+def test_a_file_address_with_a_bad_option_is_refused_with_a_reason(tmp_path: Path) -> None:
+    from modemd.channels.file import send_time
+
+    assert send_time(f"file://{tmp_path}/out.jsonl?send_time=2.5") == 2.5
+    assert send_time(f"file://{tmp_path}/out.jsonl") == 0.0
+    for query, reason in [
+        ("send_time=fast", "must be a number"),
+        ("send_time=-1", "between 0 and 60"),
+        ("latency=1", "unknown option 'latency'"),
+    ]:
+        try:
+            send_time(f"file://{tmp_path}/out.jsonl?{query}")
+        except ValueError as exc:
+            assert reason in str(exc), exc
+        else:
+            raise AssertionError(f"{query} was accepted")
+
+
+def test_modemd_run_refuses_a_bad_file_address_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "modemd.yaml"
+    config.write_text(
+        f"modem: {{port: 'file://{tmp_path}/out.jsonl?send_time=fast'}}\n"
+        f"spool_dir: {tmp_path / 'spool'}\nstate_dir: {tmp_path / 'state'}\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "modemd", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "modem.port: " in run.stderr and "send_time must be a number" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from modemd.channels import open_channel
 from modemd.channels.base import Channel, InboundSms, Receipt
-from modemd.config import Config, ModemConfig, parse_duration
+from modemd.config import Config, ConfigError, ModemConfig, parse_duration
 from modemd.pipeline.dispatcher import Dispatcher
 from modemd.pipeline.outbox import Job, Outbox
 from modemd.pipeline.throttle import HISTORY, Throttle, pool_estimate
@@ -61,17 +61,21 @@ class Pool:
         self.members: dict[str, Member] = {}
         now = clock()
         single = len(config.pool()) == 1
-        for mc in config.pool():
-            channel = open_channel(
-                mc.name,
-                mc,
-                on_message=on_message,
-                on_receipt=on_receipt,
-                on_state=functools.partial(on_state, mc.name),
-                state_dir=state_dir,
-                reference_file="concat-ref" if single else f"concat-ref-{mc.name}",
-                reassembly_timeout=parse_duration(config.inbound.reassembly_timeout),
-            )
+        for index, mc in enumerate(config.pool()):
+            try:
+                channel = open_channel(
+                    mc.name,
+                    mc,
+                    on_message=on_message,
+                    on_receipt=on_receipt,
+                    on_state=functools.partial(on_state, mc.name),
+                    state_dir=state_dir,
+                    reference_file="concat-ref" if single else f"concat-ref-{mc.name}",
+                    reassembly_timeout=parse_duration(config.inbound.reassembly_timeout),
+                )
+            except ValueError as exc:  # an address its driver cannot use: the config's fault
+                key = f"modems[{index}].port" if config.modems else "modem.port"
+                raise ConfigError(f"{key}: {exc}") from None
             throttle = Throttle(config.limits_of(mc), outbox.send_history(mc.name, now - HISTORY))
             # A channel that carries several messages at once (an SMPP window) would get one
             # dispatcher per lane sharing its throttle; a modem and a file have one lane.
