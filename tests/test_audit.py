@@ -177,3 +177,34 @@ def _config(tmp_path: Path) -> Config:
         spool_dir=tmp_path / "spool",
         state_dir=tmp_path / "state",
     )
+
+
+def test_alert_send_with_a_daemon_queues_directly_as_its_user_and_keeps_the_file(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """With a daemon running, `alert send` goes through the operations: the alert is in the
+    database under the CLI user's name (a spool file would be the system's), the daemon is
+    woken by its socket, and the file's copy is in done/ as the spool would keep it."""
+    harness.members(3)
+    daemon = harness.start()
+    config = tmp_path / "modemd.yaml"
+    config.write_text(
+        "modem: {port: 'sim://generic'}\n"
+        f"spool_dir: {harness.config.spool_dir}\nstate_dir: {harness.config.state_dir}\n"
+    )
+    alert = tmp_path / "vol.txt"
+    alert.write_text("Vol à l'étalage rue des Forgerons.", encoding="utf-8")
+    before = daemon.wake_listener.received
+    sent = _modemd(config, "alert", "send", str(alert), "--json")
+    assert sent.returncode == 0, sent.stderr
+    outcome = json.loads(sent.stdout)
+    assert outcome["state"] == "accepted" and outcome["recipients"] == 3
+    assert daemon.wake_listener.received > before
+    assert harness.wait(lambda: harness.messages() == 3)
+    db = open_database(harness.config.state_dir)
+    row = db.one("SELECT actor FROM audit WHERE event = 'accepted'")
+    assert row is not None and row["actor"] == f"cli:{getpass.getuser()}"
+    kept = harness.config.spool_dir / "done" / outcome["done"]
+    assert kept.read_bytes() == alert.read_bytes()
+    again = json.loads(_modemd(config, "alert", "send", str(alert), "--json").stdout)
+    assert again["state"] == "accepted" and again["alert_id"] != outcome["alert_id"]

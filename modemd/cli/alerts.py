@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 from modemd.cli.common import Failure, UsageError, database, usage
 from modemd.cli.reports import DEFAULT_PART_SECONDS, clock, duration
@@ -18,11 +18,14 @@ from modemd.operations.alerts import (
     list_alerts,
     read_alert,
     show_alert,
+    submit_alert,
 )
 from modemd.operations.drop import drop_alert_file
 from modemd.operations.errors import InvalidInput, NotFound
+from modemd.pipeline.alerts import AlertRequest
 from modemd.pipeline.preview import Pace, Plan
 from modemd.store.db import StoreError
+from modemd.store.lock import running_pid
 
 
 def _pace_text(pace: Pace, plans: list[Plan]) -> str:
@@ -83,44 +86,69 @@ def alert_send(config: Config, path: Path, check: bool, as_json: bool) -> int:
         )
         print("Nothing was sent (--check).")
         return 0
-    return _drop(config, path, data, as_json)
+    return _drop(config, path, data, request, as_json)
 
 
-def _drop(config: Config, path: Path, data: bytes, as_json: bool) -> int:
-    # The file goes through the spool, as the README promises (done/ keeps it); the daemon's
-    # intake notices it at once through inotify.
+def _drop(
+    config: Config, path: Path, data: bytes, request: AlertRequest, as_json: bool
+) -> int:
     try:
-        dropped = drop_alert_file(config, path.name, data)
+        if running_pid(config.state_dir) is None:
+            # No daemon: the file waits in outgoing/, where an operator can still see and
+            # withdraw it, and is taken when the daemon starts.
+            name, outcome = drop_alert_file(config, path.name, data), None
+        else:
+            # A daemon: straight into the database, the daemon woken (no file to notice).
+            name, outcome = path.name, _submit(config, path, data, request)
     except StoreError as exc:
         raise Failure(str(exc)) from exc
-    name, outcome = dropped.file, dropped.outcome
-    pid = outcome["daemon"]
-    state = outcome["state"]
+    except OSError as exc:
+        raise Failure(f"cannot write into {config.spool_dir}: {exc.strerror or exc}") from exc
+    if outcome is None:
+        if as_json:
+            print(json.dumps({"file": name, "state": "queued", "daemon": None}))
+        else:
+            print(
+                f"queued as outgoing/{name}; no modemd daemon is running, so it is sent when "
+                "one starts (modemd run, or systemctl start modemd)"
+            )
+        return 0
     if as_json:
         print(json.dumps({"file": name, **outcome}, ensure_ascii=False))
-    elif state == "accepted":
+    elif outcome["state"] == "accepted":
+        kept = f" (done/{outcome['done']})" if outcome["done"] else ""
         print(
             f"accepted as alert {outcome['alert_id']} for {outcome['recipients']} "
-            f"recipient(s) (done/{outcome['done']})"
-        )
-    elif state == "duplicate":
-        print(
-            f"not sent again: the id {outcome['key']!r} was already sent as alert "
-            f"{outcome['alert_id']} (this file: done/{outcome['done']})"
-        )
-    elif state == "rejected":
-        print(f"rejected: {outcome['reason']}", file=sys.stderr)
-    elif pid is None:
-        print(
-            f"queued as outgoing/{name}; no modemd daemon is running, so it is sent when "
-            "one starts (modemd run, or systemctl start modemd)"
+            f"recipient(s){kept}"
         )
     else:
+        kept = f" (this file: done/{outcome['done']})" if outcome["done"] else ""
         print(
-            f"queued as outgoing/{name}; the daemon (PID {pid}) has not taken it yet: "
-            "see modemd status and its log"
+            f"not sent again: the id {outcome['key']!r} was already sent as alert "
+            f"{outcome['alert_id']}{kept}"
         )
-    return 2 if state == "rejected" else 0  # the file was bad input
+    return 0
+
+
+def _submit(config: Config, path: Path, data: bytes, request: AlertRequest) -> dict[str, Any]:
+    try:
+        with database(config) as db:
+            submitted = submit_alert(
+                config, db, request, Actor.cli(), source_name=path.name, source_data=data
+            )
+    except InvalidInput as exc:  # the members changed since the check: nobody left
+        raise usage(exc, f"{path.name}: ") from None
+    outcome: dict[str, Any] = {
+        "state": "duplicate" if submitted.duplicate else "accepted",
+        "alert_id": submitted.alert_id,
+        "done": submitted.done,
+        "daemon": submitted.daemon,
+    }
+    if submitted.duplicate:
+        outcome["key"] = submitted.key
+    else:
+        outcome["recipients"] = submitted.recipients
+    return outcome
 
 
 def alert_list(config: Config, as_json: bool, limit: int) -> int:

@@ -4,6 +4,7 @@ alert file) or as a file's bytes, and gets the alert file's validation either wa
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,9 +22,11 @@ from modemd.operations.wake import wake_daemon
 from modemd.pipeline.alerts import AlertFileError, AlertRequest, is_alert_name, parse_alert
 from modemd.pipeline.outbox import Outbox
 from modemd.pipeline.preview import Pace, Plan, check_report
-from modemd.pipeline.spool import accept_alert
+from modemd.pipeline.spool import Spool, accept_alert
 from modemd.store.db import Database
 from modemd.store.lock import running_pid
+
+log = logging.getLogger(__name__)
 
 MAPPING_NAME = "alert.yaml"  # how an alert given as a mapping is named in messages
 
@@ -78,6 +81,7 @@ class Submitted:
     key: str | None
     daemon: int | None  # the running daemon's PID, woken; None: it waits for one to start
     woken: bool
+    done: str | None = None  # a submitted file: its copy's name in the spool's done/
 
 
 def submit_alert(
@@ -89,7 +93,9 @@ def submit_alert(
     source_name: str | None = None,
     source_data: bytes | None = None,
 ) -> Submitted:
-    """Queue an alert in the database and wake the daemon, which starts sending at once."""
+    """Queue an alert in the database and wake the daemon, which starts sending at once.
+    A file's submission (``source_name`` and ``source_data``) is idempotent on its content
+    as a spool file is, and its copy kept in ``done/`` as the spool keeps the files it takes."""
     try:
         accepted = accept_alert(
             Outbox(db),
@@ -104,8 +110,20 @@ def submit_alert(
         raise InvalidInput([alert_problem(exc)]) from None
     pid = running_pid(config.state_dir)
     woken = not accepted.duplicate and pid is not None and wake_daemon(config.state_dir)
+    done = None
+    if source_data is not None and accepted.done_name is not None:
+        # After the commit, as the intake moves a file only once its alert is stored. The
+        # alert is queued whatever happens to the copy: a copy lost is not an alert lost.
+        try:
+            done = Spool(config.spool_dir).keep(accepted.done_name, source_data).name
+        except OSError as exc:
+            log.warning(
+                "alert %s queued, but its file could not be kept in done/: %s",
+                accepted.alert_id,
+                exc.strerror or exc,
+            )
     return Submitted(
-        accepted.alert_id, accepted.recipients, accepted.duplicate, request.key, pid, woken
+        accepted.alert_id, accepted.recipients, accepted.duplicate, request.key, pid, woken, done
     )
 
 

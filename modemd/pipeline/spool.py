@@ -82,6 +82,19 @@ class Spool:
         for name in SUBDIRS:
             (self.root / name).mkdir(parents=True, exist_ok=True)
 
+    def keep(self, done_name: str, data: bytes) -> Path:
+        """A submitted file's copy in ``done/``, as the intake leaves the files it takes
+        (written aside and renamed in: ``done/`` never holds half a file)."""
+        self.ensure()
+        tmp = self.done / f".{done_name}.tmp"
+        try:
+            tmp.write_bytes(data)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        Intake._move(tmp, self.done / done_name)
+        return self.done / done_name
+
     def pending(self) -> list[Path]:
         try:
             entries = list(os.scandir(self.outgoing))
