@@ -61,7 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     alert = sub.add_parser("alert", parents=[common], help="send, list, show or cancel alerts")
     alert_sub = alert.add_subparsers(dest="alert_command", metavar="ACTION", required=True)
-    send = alert_sub.add_parser("send", parents=[common], help="queue an alert file (straight to a running daemon, else into the spool)")
+    send = alert_sub.add_parser(
+        "send",
+        parents=[common],
+        help="queue an alert file (straight to a running daemon, else into the spool)",
+    )
     send.add_argument(
         "file", type=Path, metavar="FILE", help="the alert file: .yaml, .yml or .txt"
     )
