@@ -23,6 +23,7 @@ from modemd.pipeline.spool import Intake, Spool
 from modemd.sim.pty import PtySimulator
 from modemd.store.db import open_database
 from modemd.testing import Harness
+from tests.trial_support import run_modemd
 
 
 def test_the_trail_is_append_only(tmp_path: Path) -> None:
@@ -50,25 +51,17 @@ def test_a_spool_file_is_accepted_by_system(tmp_path: Path) -> None:
     assert row is not None and row["actor"] == "system"
 
 
-def _modemd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modemd", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def test_a_cli_action_is_recorded_as_the_unix_user_and_shown(tmp_path: Path) -> None:
     config = tmp_path / "modemd.yaml"
     config.write_text(
         "modem: {port: 'sim://generic'}\n"
         f"spool_dir: {tmp_path / 'spool'}\nstate_dir: {tmp_path / 'state'}\n"
     )
-    assert _modemd(config, "subscribers", "add", "0612345678", "--commune", "Murat").returncode == 0
-    assert _modemd(config, "subscribers", "remove", "0612345678").returncode == 0
-    shown = _modemd(config, "audit", "--actor", "cli:", "--json")
+    assert (
+        run_modemd(config, "subscribers", "add", "0612345678", "--commune", "Murat").returncode == 0
+    )
+    assert run_modemd(config, "subscribers", "remove", "0612345678").returncode == 0
+    shown = run_modemd(config, "audit", "--actor", "cli:", "--json")
     assert shown.returncode == 0, shown.stderr
     entries = [(e["event"], e["actor"], e["phone"]) for e in json.loads(shown.stdout)]
     user = f"cli:{getpass.getuser()}"
@@ -76,19 +69,17 @@ def test_a_cli_action_is_recorded_as_the_unix_user_and_shown(tmp_path: Path) -> 
         ("member_added", user, "+33612345678"),
         ("member_removed", user, "+33612345678"),
     ]
-    text = _modemd(config, "audit", "--since", "1h")
+    text = run_modemd(config, "audit", "--since", "1h")
     assert text.returncode == 0 and f"{user}  member_removed +33612345678" in text.stdout
-    assert _modemd(config, "audit", "--actor", "sms:").stdout.strip() == (
+    assert run_modemd(config, "audit", "--actor", "sms:").stdout.strip() == (
         "nothing recorded for these criteria"
     )
-    bad = _modemd(config, "audit", "--since", "yesterday")
+    bad = run_modemd(config, "audit", "--since", "yesterday")
     assert bad.returncode == 2 and "--since" in bad.stderr
 
 
 @pytest.fixture
-def harness(
-    tmp_path: Path, make_sim: Callable[..., PtySimulator]
-) -> Iterator[Harness]:
+def harness(tmp_path: Path, make_sim: Callable[..., PtySimulator]) -> Iterator[Harness]:
     h = Harness(tmp_path, make_sim("generic"))
     yield h
     h.stop()
@@ -100,8 +91,7 @@ def test_a_stop_by_sms_is_recorded_as_its_sender(harness: Harness) -> None:
     harness.sim.inject_sms(phone, "STOP")
     db = open_database(harness.config.state_dir)
     assert harness.wait(
-        lambda: db.one("SELECT actor FROM audit WHERE event = 'member_unsubscribed'")
-        is not None
+        lambda: db.one("SELECT actor FROM audit WHERE event = 'member_unsubscribed'") is not None
     )
     row = db.one("SELECT actor, phone FROM audit WHERE event = 'member_unsubscribed'")
     assert row is not None and (row["actor"], row["phone"]) == (f"sms:{phone}", phone)
@@ -195,7 +185,7 @@ def test_alert_send_with_a_daemon_queues_directly_as_its_user_and_keeps_the_file
     alert = tmp_path / "vol.txt"
     alert.write_text("Vol à l'étalage rue des Forgerons.", encoding="utf-8")
     before = daemon.wake_listener.received
-    sent = _modemd(config, "alert", "send", str(alert), "--json")
+    sent = run_modemd(config, "alert", "send", str(alert), "--json")
     assert sent.returncode == 0, sent.stderr
     outcome = json.loads(sent.stdout)
     assert outcome["state"] == "accepted" and outcome["recipients"] == 3
@@ -206,5 +196,5 @@ def test_alert_send_with_a_daemon_queues_directly_as_its_user_and_keeps_the_file
     assert row is not None and row["actor"] == f"cli:{getpass.getuser()}"
     kept = harness.config.spool_dir / "done" / outcome["done"]
     assert kept.read_bytes() == alert.read_bytes()
-    again = json.loads(_modemd(config, "alert", "send", str(alert), "--json").stdout)
+    again = json.loads(run_modemd(config, "alert", "send", str(alert), "--json").stdout)
     assert again["state"] == "accepted" and again["alert_id"] != outcome["alert_id"]

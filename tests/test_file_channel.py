@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,20 +21,11 @@ from modemd.pipeline.compose import AlertText, compose_alert
 from modemd.service.daemon import Daemon
 from modemd.store.db import Database, _schema_files, open_database
 from modemd.testing import FakeClock
+from tests.trial_support import alert_state, wait_for
 
 MESSAGE = (
     "Vol par ruse à la boulangerie de Montech : 600 € pris dans la caisse par un faux livreur."
 )
-
-
-def wait_for(predicate: object, timeout: float = 20.0) -> bool:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def setup(tmp_path: Path, members: int, **config: object) -> tuple[Config, Path, list[str]]:
@@ -156,17 +146,6 @@ def test_schema_v5_keeps_ids_and_resume_notes_as_text(tmp_path: Path) -> None:
         assert "reference" not in columns
     finally:
         db.close()
-
-
-def alert_state(state_dir: Path) -> str | None:
-    conn = sqlite3.connect(state_dir / "modemd.db", timeout=10)
-    try:
-        row = conn.execute("SELECT state FROM alerts").fetchone()
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        conn.close()
-    return row[0] if row else None
 
 
 def test_kill_9_during_a_fan_out_to_a_file_loses_nothing(tmp_path: Path) -> None:

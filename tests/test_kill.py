@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from modemd.config import AlertsConfig
 from modemd.members.registry import Registry
 from modemd.pipeline.compose import AlertText, compose_alert
 from modemd.store.db import open_database
+from tests.trial_support import alert_state
 
 MEMBERS = 60
 KILLS = 8
@@ -42,17 +42,6 @@ def parts_recorded(record: Path) -> list[dict[str, object]]:
     if not record.exists():
         return []
     return [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
-
-
-def alert_state(state_dir: Path) -> str | None:
-    conn = sqlite3.connect(state_dir / "modemd.db", timeout=10)
-    try:
-        row = conn.execute("SELECT state FROM alerts").fetchone()
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        conn.close()
-    return row[0] if row else None
 
 
 def test_repeated_kill_9_loses_nothing(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -29,6 +30,29 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20.0, step: float
             return False
         time.sleep(step)
     return True
+
+
+def run_modemd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """One ``modemd`` command against a configuration, as an operator types it."""
+    return subprocess.run(
+        [*MODEMD, *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def alert_state(state_dir: Path) -> str | None:
+    """The state of the only alert, read as another process would (None: none yet)."""
+    conn = sqlite3.connect(state_dir / "modemd.db", timeout=10)
+    try:
+        row = conn.execute("SELECT state FROM alerts").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        conn.close()
+    return row[0] if row else None
 
 
 class Lines:
