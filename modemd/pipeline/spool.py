@@ -86,14 +86,15 @@ class Spool:
         """A submitted file's copy in ``done/``, as the intake leaves the files it takes
         (written aside and renamed in: ``done/`` never holds half a file)."""
         self.ensure()
-        tmp = self.done / f".{done_name}.tmp"
+        target = vacant(self.done / done_name)
+        tmp = self.done / f".{target.name}.tmp"
         try:
             tmp.write_bytes(data)
         except OSError:
             tmp.unlink(missing_ok=True)
             raise
-        Intake._move(tmp, self.done / done_name)
-        return self.done / done_name
+        Intake._move(tmp, target)
+        return target
 
     def pending(self) -> list[Path]:
         try:
@@ -224,7 +225,10 @@ class Intake:
         if not accepted.duplicate and self.on_accepted is not None:
             # Committed: the dispatcher may start while the file is moved and synced.
             self.on_accepted(outcome)
-        self._move(path, self.spool.done / accepted.done_name)
+        done = self.spool.done / accepted.done_name
+        # A new alert's name is its own (its id is new, and crash recovery looks for it); a
+        # repeat of an id within the same second must not replace the first one's copy.
+        self._move(path, vacant(done) if accepted.duplicate else done)
         if accepted.duplicate:
             log.warning(
                 "%s: alert id %s was already received as %s; not sent again",
@@ -266,6 +270,15 @@ class Intake:
                 os.fsync(fd)  # the rename itself survives a power cut
             finally:
                 os.close(fd)
+
+
+def vacant(path: Path) -> Path:
+    """``path``, or ``stem-1.yaml``, ``stem-2.yaml``... if taken: a file is never replaced."""
+    n, target = 1, path
+    while target.exists():
+        target = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return target
 
 
 def _free_name(folder: Path, name: str) -> Path:
