@@ -87,6 +87,14 @@ class InboundConfig:
 
 
 @dataclass(frozen=True)
+class SmsCommandsConfig:
+    """Alerts by SMS from registered numbers (``modemd senders``)."""
+
+    confirm_minutes: int = 10  # an "OUI <code>" must come within this
+    reply_limit_per_day: int = 30  # answers to one registered number a day (a forged flood)
+
+
+@dataclass(frozen=True)
 class RetentionConfig:
     message_days: int = 90  # alert and reply texts blanked after that (the log of who got
     inbound_days: int = 90  # what stays); inbound texts and incoming/ files deleted
@@ -115,6 +123,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     inbound: InboundConfig = field(default_factory=InboundConfig)
+    sms_commands: SmsCommandsConfig = field(default_factory=SmsCommandsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
@@ -269,6 +278,8 @@ def _check(obj: Any, prefix: str) -> Any:
         if obj.smsc is not None:
             _check_number(obj.smsc, f"{prefix}smsc")
             obj = dataclasses.replace(obj, smsc=normalize(obj.smsc))  # the modem takes E.164
+    if isinstance(obj, SmsCommandsConfig) and not 1 <= obj.confirm_minutes <= 60:
+        raise ConfigError(f"{prefix}confirm_minutes: must be between 1 and 60 minutes")
     if isinstance(obj, AlertsConfig):
         try:
             parse_duration(obj.expires_after)
