@@ -8,6 +8,7 @@ and day and never go to alphanumeric senders or short codes, so two robots canno
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import time
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from modemd.channels.base import InboundSms
 from modemd.config import InboundConfig
@@ -45,7 +47,7 @@ JOIN_REPLIES = {
 
 @dataclass(frozen=True)
 class Handled:
-    kind: str  # stop | join | help | other
+    kind: str  # stop | join | help | other | command
     sender: str
     outcome: str = ""  # for join: pending, accepted, resubscribed...
     replied: bool = False
@@ -53,6 +55,29 @@ class Handled:
     cancelled: int = 0  # unsent SMS to the number cancelled by a STOP
     file: Path | None = None
     possible_optout: str = ""  # other: why a person should check whether it is a STOP
+
+
+@dataclass(frozen=True)
+class CommandTaken:
+    """An SMS a command face (alerts by SMS from registered numbers) carried out."""
+
+    command: str  # alert | confirm | abandon | cancel | state
+    kept_text: str  # the SMS as it may be stored: its PIN or code masked
+    answered: bool
+
+
+class CommandFace(Protocol):
+    """What the inbound handler asks of the SMS commands face (wired by the daemon)."""
+
+    def handle(self, sender: str, text: str, via: str | None) -> CommandTaken | None:
+        """Carry out a command of a registered sender; None: not one, handle as usual."""
+
+    def mask(self, text: str) -> str:
+        """The text with any PIN or code a command would carry masked: what is kept of an
+        SMS that is not a command (a stranger's ``ALERTE 1234 ...``) never holds one."""
+
+
+COMMAND = "command"
 
 
 class Inbound:
@@ -66,8 +91,10 @@ class Inbound:
         *,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,
+        commands: CommandFace | None = None,
     ) -> None:
         self.db = db
+        self.commands = commands
         self.outbox = outbox
         self.registry = registry
         self.config = config
@@ -87,6 +114,11 @@ class Inbound:
                 sender = normalize(message.sender)
             except InvalidNumber:
                 robot = True  # not a number anyone can answer
+        if self.commands is not None:
+            taken = None if robot else self.commands.handle(sender, message.text, via)
+            if taken is not None:
+                return self._command(sender, taken, now)
+            message = dataclasses.replace(message, text=self.commands.mask(message.text))
         reading = read_sms(message.text)
         kind, rest, maybe = reading.kind, reading.rest, reading.possible_optout
         if robot:
@@ -156,6 +188,19 @@ class Inbound:
         handled = Handled(kind, sender, outcome, replied, forwards, cancelled, path, maybe)
         self._log(handled, robot)
         return handled
+
+    def _command(self, sender: str, taken: CommandTaken, now: float) -> Handled:
+        """Kept like any inbound SMS, its secret masked; its answer is already queued."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO inbound (at, phone, kind, text, replied, forwarded) "
+                "VALUES (?, ?, ?, ?, ?, 0)",
+                (now, sender, COMMAND, taken.kept_text, int(taken.answered)),
+            )
+        if self.on_queued is not None:
+            self.on_queued()  # an answer to send, an alert to start, or one cancelled
+        self.counts[COMMAND] += 1
+        return Handled(COMMAND, sender, taken.command, taken.answered)
 
     def _forward(
         self, conn: sqlite3.Connection, sender: str, text: str, now: float, maybe_stop: bool

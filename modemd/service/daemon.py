@@ -39,6 +39,7 @@ from modemd.service.notices import Notices
 from modemd.service.retention import purge
 from modemd.service.supervisor import BUSY_TICK, Supervisor, quiet_scheduler_log
 from modemd.sms.parts import Composition
+from modemd.sms_commands.desk import SmsDesk
 from modemd.store.db import Database, open_database
 from modemd.store.lock import STATUS_FILE, StateLock
 
@@ -113,6 +114,8 @@ class Daemon:
             on_accepted=self._on_accepted,
             clock=self.clock,
         )
+        # Commands from registered senders (alerts by SMS) go to the SMS desk first.
+        self.sms_desk = SmsDesk(cfg, self.db, clock=self.clock)
         self.inbound = Inbound(
             self.db,
             self.outbox,
@@ -121,6 +124,7 @@ class Daemon:
             self.spool.incoming,
             clock=self.clock,
             on_queued=self._wake_dispatcher,
+            commands=self.sms_desk,
         )
         self.watcher = SpoolWatcher(
             self.spool, self.intake.take, polling=self._polling, disk=self.disk
@@ -134,7 +138,7 @@ class Daemon:
             self.registry,
             self.queue_snapshot,
             # Delivery reports that beat the commit of their part are retried at each tick.
-            duties=[self.expire, self._retry_reports, self.publish_status],
+            duties=[self.expire, self._retry_reports, self._report_sms_alerts, self.publish_status],
             clock=self.clock,
         )
         quiet_scheduler_log()
@@ -269,6 +273,11 @@ class Daemon:
     # ------------------------------------------------------------------------- callbacks
     def _on_accepted(self, outcome: Outcome) -> None:
         self.pool.wake()
+
+    def _report_sms_alerts(self) -> None:
+        """An alert raised by SMS has ended: its sender is told how it went."""
+        if self.sms_desk.report_finished():
+            self.pool.wake()
 
     def _woken(self) -> None:
         """Work queued by another process: the dispatchers look now, and the status file is
