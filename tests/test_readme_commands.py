@@ -60,7 +60,10 @@ def from_readme() -> dict[tuple[str, ...], tuple[set[str], list[str]]]:
             else:
                 path, rest = _split(plain, group)
             options = {w for w in optional if w.startswith("--")}
-            found[path] = (options, rest)
+            # A required option is written plainly, with its value: `--name NAME`.
+            required = {w for w in rest if w.startswith("--")}
+            values = {rest[i + 1] for i, w in enumerate(rest[:-1]) if w in required}
+            found[path] = (options | required, [w for w in rest if w not in required | values])
     return found
 
 

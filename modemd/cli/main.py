@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from modemd import __version__
 from modemd.cli.common import Failure, UsageError
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _json(audit)
 
+    _senders(sub, common)
     members = sub.add_parser("subscribers", parents=[common], help="the members list")
     members_sub = members.add_subparsers(dest="members_command", metavar="ACTION", required=True)
     imp = members_sub.add_parser(
@@ -223,6 +225,37 @@ ALERT_ID_HELP = "the alert's ID (see modemd alert list) or the file's `id`"
 PHONE_HELP = "the number, as 06 12 34 56 78, 0612345678 or +33612345678"
 
 
+def _senders(sub: Any, common: argparse.ArgumentParser) -> None:
+    senders = sub.add_parser(
+        "senders",
+        parents=[common],
+        help="the numbers allowed to raise an alert by SMS (ALERTE <PIN> ...)",
+    )
+    actions = senders.add_subparsers(dest="senders_command", metavar="ACTION", required=True)
+    add = actions.add_parser(
+        "add",
+        parents=[common],
+        help="register a duty desk's phone; the PIN is asked on the terminal",
+    )
+    add.add_argument("phone", metavar="PHONE", help=PHONE_HELP)
+    add.add_argument("--name", required=True, help="the desk, as the audit trail names it")
+    add.add_argument("--communes", metavar="A,B", help="only these communes (default: any)")
+    add.add_argument("--sectors", metavar="A,B", help="only these trades (default: any)")
+    add.add_argument("--categories", metavar="A,B", help="only these categories (default: any)")
+    add.add_argument(
+        "--pin-stdin", action="store_true", help="read the PIN as one line of standard input"
+    )
+    _json(actions.add_parser("list", parents=[common], help="the registered senders"))
+    for action, text in (
+        ("remove", "forget a sender"),
+        ("lock", "refuse its commands until unlocked"),
+        ("unlock", "accept its commands again (and forget its wrong PINs)"),
+    ):
+        actions.add_parser(action, parents=[common], help=text).add_argument(
+            "phone", metavar="PHONE", help=PHONE_HELP
+        )
+
+
 def _json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
 
@@ -304,6 +337,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.alert_command == "show":
             return alerts.alert_show(config, args.id, args.json)
         return alerts.alert_cancel(config, args.id)
+    if args.command == "senders":
+        from modemd.cli.senders import senders
+
+        options = {
+            k: getattr(args, k, None)
+            for k in ("phone", "name", "communes", "sectors", "categories", "pin_stdin", "json")
+        }
+        return senders(config, args.senders_command, options)
     if args.command == "subscribers":
         options = {
             k: getattr(args, k, None)
