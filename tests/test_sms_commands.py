@@ -328,3 +328,24 @@ def test_senders_operations_say_which_field_is_wrong(tmp_path: Path) -> None:
     sender = add_sender(db, "0611110000", "CORG", PIN, Scope(), Actor("web", "marie"))
     row = db.one("SELECT actor, phone FROM audit WHERE event = 'sender_added'")
     assert row is not None and (row["actor"], row["phone"]) == ("web:marie", sender.phone)
+
+
+def test_retention_blanks_old_sms_requests(tmp_path: Path) -> None:
+    from modemd.config import Config, ModemConfig, RetentionConfig
+    from modemd.operations import sms_requests
+    from modemd.service.retention import purge
+
+    config = Config(
+        modem=ModemConfig(port="/dev/null"), spool_dir=tmp_path / "spool",
+        state_dir=tmp_path / "state",
+    )  # fmt: skip
+    db = open_database(config.state_dir)
+    from modemd.members.registry import Registry
+
+    Registry(db).add("0640000000")
+    sender = add_sender(db, DESK, "CORG", PIN, Scope(), Actor("cli", "admin"))
+    sms_requests.request_alert(config, db, sender, {"message": "Vol rue Neuve"}, now=1000.0)
+    sms_requests.abandon(db, sender, now=1001.0)
+    purge(db, tmp_path / "incoming", RetentionConfig(message_days=1), now=1000.0 + 2 * 86400)
+    row = db.one("SELECT fields FROM sms_requests")
+    assert row is not None and row["fields"] == "{}"

@@ -39,6 +39,14 @@ def purge(
             "UPDATE inbound SET text = NULL WHERE at < ? AND text IS NOT NULL",
             (inbound_cutoff,),
         ).rowcount
+        # An alert asked by SMS holds its text until confirmed or dropped; then as the
+        # alert's own text. Old wrong-PIN records count for nothing after their hour.
+        messages += conn.execute(
+            "UPDATE sms_requests SET fields = '{}' WHERE state != 'pending' AND created_at < ? "
+            "AND fields != '{}'",
+            (message_cutoff,),
+        ).rowcount
+        conn.execute("DELETE FROM sender_failures WHERE at < ?", (now - DAY,))
         conn.execute(
             "UPDATE subscribers SET request_text = NULL "
             "WHERE status != 'pending' AND requested_at < ? AND request_text IS NOT NULL",
