@@ -21,7 +21,7 @@ from modemd.pipeline.compose import AlertText, compose_alert
 from modemd.service.daemon import Daemon
 from modemd.store.db import Database, _schema_files, open_database
 from modemd.testing import FakeClock
-from tests.trial_support import alert_state, wait_for
+from tests.trial_support import alert_state, daemon_up, wait_for
 
 MESSAGE = (
     "Vol par ruse à la boulangerie de Montech : 600 € pris dans la caisse par un faux livreur."
@@ -188,6 +188,7 @@ def test_kill_9_during_a_fan_out_to_a_file_loses_nothing(tmp_path: Path) -> None
         kills += 1
     daemon = start()
     finished = wait_for(lambda: alert_state(state) == "done", 60)
+    assert wait_for(lambda: daemon_up(state, daemon.pid), 30), log.read_text()[-3000:]
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(15) == 0
     assert finished, log.read_text()[-3000:]

@@ -19,7 +19,7 @@ from modemd.config import AlertsConfig
 from modemd.members.registry import Registry
 from modemd.pipeline.compose import AlertText, compose_alert
 from modemd.store.db import open_database
-from tests.trial_support import alert_state
+from tests.trial_support import alert_state, daemon_up
 
 MEMBERS = 60
 KILLS = 8
@@ -100,6 +100,8 @@ def test_repeated_kill_9_loses_nothing(tmp_path: Path) -> None:
         daemon = start_daemon(config, log)
         deadline = time.monotonic() + 60
         while alert_state(state) != "done" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        while not daemon_up(state, daemon.pid) and time.monotonic() < deadline + 30:
             time.sleep(0.05)
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(15) == 0

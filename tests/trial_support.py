@@ -55,6 +55,14 @@ def alert_state(state_dir: Path) -> str | None:
     return row[0] if row else None
 
 
+def daemon_up(state_dir: Path, pid: int) -> bool:
+    """The daemon of this PID has published its status: its signal handlers are in place, so
+    a SIGTERM now is a clean stop (one sent while Python is still starting kills it)."""
+    from modemd.operations.live import read_status
+
+    return (read_status(state_dir) or {}).get("pid") == pid
+
+
 class Lines:
     """A process's output stream read line by line in a thread, so a test can wait for a
     line without blocking on the pipe."""
