@@ -26,6 +26,8 @@ def test_pipeline_bench_pieces_run() -> None:
     assert setup > 0 and pick > 0
     efficiency = bench.bench_fanout(0.02, 5)
     assert 0 < efficiency <= 1.05
+    median, worst = bench.bench_pickup(2, "submit")
+    assert 0 < median <= worst
 
 
 def test_inbound_and_pool_benches_run() -> None:
