@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from modemd.config import InboundConfig
+from modemd.config import InboundConfig, MetricsConfig
+from modemd.service import supervisor
 from modemd.sim.pty import PtySimulator
 from modemd.testing import Harness
 
@@ -60,10 +61,13 @@ def fill(card: Path) -> Path:
 def harness(card: Path, make_sim: MakeSim) -> Iterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
-    def factory(latency: float = 0.01) -> Harness:
+    def factory(latency: float = 0.01, **config: object) -> Harness:
         sim = make_sim("generic", send_latency=latency)
         h = Harness(
-            card / f"modemd{len(made)}", sim, inbound=InboundConfig(operator_numbers=[OPERATOR])
+            card / f"modemd{len(made)}",
+            sim,
+            inbound=InboundConfig(operator_numbers=[OPERATOR]),
+            **config,
         )
         made.append(h)
         return h
@@ -101,10 +105,16 @@ def loud(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_a_full_disk_loses_nothing_says_it_once_and_resumes_at_once(
-    harness: Callable[..., Harness], card: Path, caplog: pytest.LogCaptureFixture
+    harness: Callable[..., Harness],
+    card: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.INFO)
-    h = harness()
+    # The metrics textfile, on the same card, written every tick instead of every 15 s: a
+    # full disk must not make it warn at each write either.
+    monkeypatch.setattr(supervisor, "TEXTFILE_EVERY", 0.0)
+    h = harness(metrics=MetricsConfig(textfile=card / "modemd.prom"))
     phones = h.members(3)
     h.start()
     home = card / "home"

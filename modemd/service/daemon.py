@@ -140,6 +140,7 @@ class Daemon:
             # Delivery reports that beat the commit of their part are retried at each tick.
             duties=[self.expire, self._retry_reports, self._report_sms_alerts, self.publish_status],
             clock=self.clock,
+            disk=self.disk,
         )
         quiet_scheduler_log()
         self.scheduler = BackgroundScheduler(

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from modemd.config import Config, parse_duration
+from modemd.diskspace import DiskSpace
 from modemd.members.registry import Registry
 from modemd.pipeline.pool import Pool
 from modemd.service import sdnotify
@@ -55,7 +56,9 @@ class Supervisor:
         queue_snapshot: Callable[[], dict[str, Any]],
         duties: list[Callable[[], None]],
         clock: Callable[[], float] = time.time,
+        disk: DiskSpace | None = None,
     ) -> None:
+        self.disk = disk
         self.config = config
         self.pool = pool
         self.notices = notices
@@ -91,10 +94,13 @@ class Supervisor:
         textfile = self.config.metrics.textfile
         if textfile is not None and time.monotonic() - self._textfile_at >= TEXTFILE_EVERY:
             self._textfile_at = time.monotonic()
-            try:
-                self.metrics.write_textfile(textfile)
-            except (OSError, ValueError) as exc:
-                log.warning("cannot write metrics to %s: %s", textfile, exc)
+            # A full disk is said once, by DiskSpace, not at each write of the metrics.
+            if self.disk is None or not self.disk.holds(textfile.parent):
+                try:
+                    self.metrics.write_textfile(textfile)
+                except (OSError, ValueError) as exc:
+                    if self.disk is None or not self.disk.report(exc, textfile.parent):
+                        log.warning("cannot write metrics to %s: %s", textfile, exc)
         self._pace(BUSY_TICK if self._busy(unsent) else IDLE_TICK)
 
     def _busy(self, unsent: int) -> bool:
