@@ -56,6 +56,24 @@ def normalize(raw: str, region: str = "FR") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Numbers an SMS reaches: where the numbering plan cannot tell (FIXED_LINE_OR_MOBILE, as in
+# parts of North America), the benefit of the doubt.
+_TEXTABLE = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}
+NOT_MOBILE = "a landline or service number cannot receive an SMS alert; give a mobile"
+
+
+def normalize_mobile(raw: str, region: str = "FR") -> str:
+    """As :func:`normalize`, for a member who is to receive alerts: a landline (01-05, 09 in
+    France), a freephone or a premium number is refused (``reason`` is ``NOT_MOBILE``)."""
+    number = normalize(raw, region)
+    if phonenumbers.number_type(phonenumbers.parse(number)) not in _TEXTABLE:
+        raise InvalidNumber(raw, NOT_MOBILE)
+    return number
+
+
 def is_alphanumeric_or_short(sender: str) -> bool:
     """True for senders that cannot receive a reply: names and short codes.
 

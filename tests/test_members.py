@@ -173,3 +173,25 @@ def test_subscribers_commands(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "not in the members list" in missing.stderr
     assert cli(config, "export", str(tmp_path / "out.csv")).returncode == 0
     assert (tmp_path / "out.csv").read_text(encoding="utf-8-sig").count("\n") == 6
+
+
+def test_a_landline_is_refused_as_a_member_with_a_reason(tmp_path: Path) -> None:
+    """An alert cannot reach a shop's landline by SMS: refused on import and on add, saying
+    so, while a mobile of the same list goes in."""
+    from modemd.members.csv_files import import_csv
+    from modemd.operations.actor import Actor
+    from modemd.operations.errors import InvalidInput
+    from modemd.operations.members import add_member
+    from modemd.members.registry import Details
+
+    db = open_database(tmp_path / "state")
+    csv = tmp_path / "m.csv"
+    csv.write_text("phone;name\n04 71 45 00 00;Mairie\n0612345678;Tabac\n", encoding="utf-8")
+    report = import_csv(db, csv)
+    assert report.added == 1
+    assert report.problems == [
+        (2, '"04 71 45 00 00" is not a mobile number: an SMS alert needs a mobile (06 or 07)')
+    ]
+    with pytest.raises(InvalidInput) as exc:
+        add_member(db, "0800 12 34 56", Details("", "", ""), Actor("cli", "x"))
+    assert exc.value.problems[0].field == "phone" and "mobile" in exc.value.problems[0].message

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modemd.members.registry import fold, upsert
-from modemd.phone import InvalidNumber, normalize
+from modemd.phone import NOT_MOBILE, InvalidNumber, normalize_mobile
 from modemd.store.db import Database
 from modemd.textfiles import NotText, decode_text
 
@@ -144,6 +144,8 @@ def problem(raw: str, exc: InvalidNumber) -> str:
         return "no phone number"
     if exc.reason == "contains letters":
         return f'"{raw}" is not a phone number (it contains letters)'
+    if exc.reason == NOT_MOBILE:
+        return f'"{raw}" is not a mobile number: an SMS alert needs a mobile (06 or 07)'
     digits = re.sub(r"\D", "", raw)
     if raw.lstrip().startswith("+") or digits.startswith("00"):
         digits = digits.removeprefix("00")
@@ -181,7 +183,7 @@ def import_csv(db: Database, path: Path, now: float | None = None) -> ImportRepo
 
             raw = cell("phone")
             try:
-                number = normalize(raw)
+                number = normalize_mobile(raw)
             except InvalidNumber as exc:
                 report.problems.append((line, problem(raw, exc)))
                 continue

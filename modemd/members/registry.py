@@ -12,7 +12,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
-from modemd.phone import normalize
+from modemd.phone import normalize, normalize_mobile
 from modemd.store.db import Database
 from modemd.store.deliveries import cancel_unsent_to
 
@@ -140,7 +140,7 @@ class Registry:
         "kept unsubscribed" (a number that sent STOP stays unsubscribed)."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        number = normalize(phone)
+        number = normalize_mobile(phone)
         with self.db.transaction() as conn:
             outcome = upsert(
                 conn,

@@ -13,15 +13,16 @@ from modemd.members.csv_files import CsvError, ImportReport, export_csv, import_
 from modemd.members.registry import Details, Registry, Subscriber
 from modemd.operations.actor import Actor
 from modemd.operations.errors import InvalidInput, NotFound, Problem
-from modemd.phone import InvalidNumber, normalize
+from modemd.phone import InvalidNumber, normalize, normalize_mobile
 from modemd.store import audit
 from modemd.store.db import Database
 
 
-def phone_number(raw: str) -> str:
-    """A number as stored (+33...), or InvalidInput on the ``phone`` field."""
+def phone_number(raw: str, mobile: bool = False) -> str:
+    """A number as stored (+33...), or InvalidInput on the ``phone`` field; ``mobile`` for
+    a number that is to receive alerts (a landline cannot)."""
     try:
-        return normalize(raw)
+        return normalize_mobile(raw) if mobile else normalize(raw)
     except InvalidNumber as exc:
         raise InvalidInput([Problem("phone", str(exc))]) from None
 
@@ -70,7 +71,7 @@ class Added:
 
 
 def add_member(db: Database, phone: str, details: Details, actor: Actor) -> Added:
-    number = phone_number(phone)
+    number = phone_number(phone, mobile=True)
     member, outcome = Registry(db).add(
         number, name=details.name, commune=details.commune, sector=details.sector, source="cli"
     )
