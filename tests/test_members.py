@@ -179,10 +179,10 @@ def test_a_landline_is_refused_as_a_member_with_a_reason(tmp_path: Path) -> None
     """An alert cannot reach a shop's landline by SMS: refused on import and on add, saying
     so, while a mobile of the same list goes in."""
     from modemd.members.csv_files import import_csv
+    from modemd.members.registry import Details
     from modemd.operations.actor import Actor
     from modemd.operations.errors import InvalidInput
     from modemd.operations.members import add_member
-    from modemd.members.registry import Details
 
     db = open_database(tmp_path / "state")
     csv = tmp_path / "m.csv"
