@@ -148,6 +148,49 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang", choices=["fr", "en"], default="fr", help="language of the headers (default fr)"
     )
 
+    users = sub.add_parser("users", parents=[common], help="the web console's accounts")
+    users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    users_add = users_sub.add_parser(
+        "add",
+        parents=[common],
+        help="create an account (the password asked on the terminal, or --password-stdin)",
+    )
+    users_add.add_argument("login", metavar="LOGIN", help=LOGIN_HELP)
+    users_add.add_argument(
+        "--role",
+        default="operateur",
+        choices=["operateur", "cci", "admin"],
+        help="operateur (the default): alerts; cci: members; admin: everything",
+    )
+    _password_stdin(users_add)
+    _json(users_sub.add_parser("list", parents=[common], help="every account"))
+    passwd = users_sub.add_parser(
+        "passwd", parents=[common], help="set a new password (its sessions are closed)"
+    )
+    passwd.add_argument("login", metavar="LOGIN", help=LOGIN_HELP)
+    _password_stdin(passwd)
+    for name, text in (
+        ("disable", "refuse its logins and close its sessions"),
+        ("enable", "allow its logins again"),
+        ("remove", "delete the account (the audit trail keeps what it did)"),
+    ):
+        users_sub.add_parser(name, parents=[common], help=text).add_argument(
+            "login", metavar="LOGIN", help=LOGIN_HELP
+        )
+    totp = users_sub.add_parser(
+        "totp",
+        parents=[common],
+        help="give the account a TOTP second factor and print its otpauth:// URI once",
+    )
+    totp.add_argument("login", metavar="LOGIN", help=LOGIN_HELP)
+    totp.add_argument("--off", action="store_true", help="remove the second factor instead")
+
+    sub.add_parser(
+        "web",
+        parents=[common],
+        help="the web console, on web.listen (default 127.0.0.1:8080)",
+    )
+
     doctor = sub.add_parser(
         "doctor",
         parents=[common],
@@ -216,11 +259,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 ALERT_ID_HELP = "the alert's ID (see modemd alert list) or the file's `id`"
+LOGIN_HELP = "the account's login (lowercase letters, digits, '.', '_', '-')"
 PHONE_HELP = "the number, as 06 12 34 56 78, 0612345678 or +33612345678"
 
 
 def _json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
+
+
+def _password_stdin(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password as one line from standard input instead of asking",
+    )
 
 
 def _details(parser: argparse.ArgumentParser) -> None:
@@ -278,7 +330,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = _load(args)
     # The configured level is the daemon's; a command's own output is what a person reads,
     # so its log says only warnings and errors unless asked.
-    default_level = config.log_level if args.command == "run" else "WARNING"
+    default_level = config.log_level if args.command in ("run", "web") else "WARNING"
     _setup_logging(getattr(args, "log_level", None) or default_level)
     if args.command == "doctor":
         return _doctor(config, args.json)
@@ -300,6 +352,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.alert_command == "show":
             return alerts.alert_show(config, args.id, args.json)
         return alerts.alert_cancel(config, args.id)
+    if args.command in ("users", "web"):
+        from modemd.cli import users
+
+        if args.command == "web":
+            return users.web(config)
+        options = {
+            k: getattr(args, k, None) for k in ("login", "role", "password_stdin", "json", "off")
+        }
+        return users.users(config, args.users_command, options)
     if args.command == "subscribers":
         options = {
             k: getattr(args, k, None)

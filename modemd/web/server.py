@@ -1,0 +1,45 @@
+"""``modemd web``: the console served by uvicorn (pure Python, no compiled extras needed),
+on ``web.listen``, over HTTPS when ``web.tls_cert`` and ``web.tls_key`` are set. It opens
+the same database as the daemon (SQLite WAL: each reads while the other writes), so either
+can stop without the other losing anything."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from modemd.config import Config
+from modemd.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def serve(config: Config) -> int:
+    host, port = split_listen(config.web.listen)
+    app = create_app(config)
+    web = config.web
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            proxy_headers=True,  # X-Forwarded-For from a reverse proxy on this host only
+            forwarded_allow_ips="127.0.0.1",
+            timeout_graceful_shutdown=3,  # live progress streams would hold a stop forever
+            ssl_certfile=str(web.tls_cert) if web.tls_cert else None,
+            ssl_keyfile=str(web.tls_key) if web.tls_key else None,
+        )
+    )
+    scheme = "https" if web.tls_cert else "http"
+    log.info("console on %s://%s:%d/", scheme, host, port)
+    server.run()
+    return 0
