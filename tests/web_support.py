@@ -85,6 +85,8 @@ def web_process(config_path: Path, port: int) -> Iterator[subprocess.Popen[bytes
     finally:
         proc.terminate()
         proc.wait(15)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def make_users(db: Database) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modemd.config import Config
+from modemd.members.registry import Registry, Target
 from modemd.operations.alerts import alert_from_mapping, check_alert
 from modemd.operations.errors import InvalidInput, Problem
 from modemd.sms.parts import Composition, Encoding, _char_units, part_limits
@@ -22,6 +23,18 @@ def room_left(composition: Composition) -> int:
     capacity = single if composition.part_count == 1 else multi
     last = composition.parts[-1] if composition.parts else ""
     return capacity - sum(_char_units(ch, composition.encoding) for ch in last)
+
+
+def _reached(db: Database, target: object) -> int | None:
+    if target is None:
+        target = {}
+    if not isinstance(target, Mapping):
+        return None
+    lists = {k: target.get(k) or [] for k in ("communes", "sectors")}
+    if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in lists.values()):
+        return None
+    chosen = Target(tuple(lists["communes"]), tuple(lists["sectors"]))
+    return len(Registry(db).targeted(chosen))
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,9 @@ def preview_alert(config: Config, db: Database, fields: Mapping[str, Any]) -> Pr
     try:
         request = alert_from_mapping(fields, config)
     except InvalidInput as exc:
-        return Preview(problems=exc.problems)
+        # Nothing to compose yet (no message, say): who the target reaches is still news.
+        reached = _reached(db, fields.get("target"))
+        return Preview({} if reached is None else {"recipients": reached}, exc.problems)
     comp = request.composition
     shown = {
         "text": comp.text,

@@ -90,3 +90,17 @@ def alert_detail(db: Database, alert_id: str) -> dict[str, Any] | None:
     )
     alert["deliveries"] = [dict(d) for d in deliveries]
     return alert
+
+
+RecipientState = tuple[str, str, str | None, float | None]
+
+
+def recipient_states(db: Database, alert_id: str) -> list[RecipientState]:
+    """Each recipient of an alert as (phone, state, delivery report, sent at): what a live
+    view refreshes."""
+    rows = db.query(
+        "SELECT d.phone, d.state, d.report, d.sent_at FROM deliveries d JOIN alerts a "
+        "ON a.id = d.alert_id WHERE a.id = ? OR a.idempotency_key = ? ORDER BY d.id",
+        (alert_id, alert_id),
+    )
+    return [(r["phone"], r["state"], r["report"], r["sent_at"]) for r in rows]

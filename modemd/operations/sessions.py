@@ -70,11 +70,11 @@ def log_in(
     code: str = "",
     client: str | None = None,
     session_hours: float = 12,
-    totp_required: bool = False,
+    require_totp_for: tuple[str, ...] | list[str] = (),
     now: float | None = None,
 ) -> Session:
     """A new session for the right password (and code), or LoginRefused.
-    ``totp_required``: the user's role must have a second factor."""
+    ``require_totp_for``: the roles that must have a second factor."""
     now = time.time() if now is None else now
     wrong = "identifiant ou mot de passe incorrect"
     row = db.one("SELECT * FROM users WHERE login = ?", (login,))
@@ -106,7 +106,7 @@ def log_in(
             )
         raise LoginRefused(wrong, "wrong password")
     secret = row["totp_secret"]
-    if secret is None and totp_required:
+    if secret is None and user.role in require_totp_for:
         _refuse(db, login, "second factor not set up", client)
         raise SecondFactorNeeded(
             "ce rôle exige un second facteur : demandez à un administrateur de l'activer "

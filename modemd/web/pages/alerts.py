@@ -23,7 +23,7 @@ from modemd.operations import alerts as ops
 from modemd.operations.errors import InvalidInput, NotFound, Problem
 from modemd.operations.members import target_choices
 from modemd.operations.preview import preview_alert
-from modemd.operations.queries import progress
+from modemd.operations.queries import progress, recipient_states
 from modemd.web.guard import actor, state_of
 from modemd.web.render import page
 
@@ -153,11 +153,7 @@ def _progress_event(web: Any, alert_id: str) -> tuple[str, bool]:
     if not found:
         return "", True
     p = found[0]
-    rows = web.db.query(
-        "SELECT d.phone, d.state, d.report FROM deliveries d WHERE d.alert_id = ? ORDER BY d.id",
-        (p.alert_id,),
-    )
-    data = {**p.as_dict(), "recipients": [[r["phone"], r["state"], r["report"]] for r in rows]}
+    data = {**p.as_dict(), "recipients": recipient_states(web.db, p.alert_id)}
     return json.dumps(data, ensure_ascii=False), p.state != "active" and p.unsent == 0
 
 

@@ -70,7 +70,7 @@ def login(
         opened = log_in(
             web.db, login.strip(), password, code=code, client=client,
             session_hours=web.config.web.session_hours,
-            totp_required=_role_needs_totp(request, login.strip()),
+            require_totp_for=web.config.web.require_totp_for,
         )
     except LoginRefused as exc:
         if not isinstance(exc, SecondFactorNeeded):
@@ -86,12 +86,6 @@ def login(
     )
     response.delete_cookie(LOGIN_COOKIE, path="/connexion")
     return response
-
-
-def _role_needs_totp(request: Request, login: str) -> bool:
-    web = state_of(request)
-    row = web.db.one("SELECT role FROM users WHERE login = ?", (login,))
-    return row is not None and row["role"] in web.config.web.require_totp_for
 
 
 @router.post("/deconnexion")

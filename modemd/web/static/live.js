@@ -22,11 +22,12 @@
     set("live-total", p.total);
     const cancel = document.getElementById("cancel-form");
     if (cancel && p.state !== "active") cancel.hidden = true;
-    for (const [phone, state, report] of p.recipients) {
+    for (const [phone, state, report, sentAt] of p.recipients) {
       const row = document.querySelector('#recipients tr[data-phone="' + CSS.escape(phone) + '"]');
       if (!row) continue;
       row.querySelector(".state").textContent = STATES[state] || state;
       row.querySelector(".report").textContent = REPORTS[report] || report || "";
+      if (sentAt) row.querySelector(".sent-at").textContent = new Date(sentAt * 1000).toLocaleTimeString("fr-FR");
     }
     live.dataset.updated = String(Date.now());
   });
