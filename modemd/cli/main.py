@@ -255,6 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--subscribers", type=int, default=9, metavar="N", help="how many sample members"
     )
+    demo.add_argument(
+        "--web",
+        nargs="?",
+        const="127.0.0.1:8080",
+        metavar="HOST:PORT",
+        help="then keep the daemon running with the web console there (default "
+        "127.0.0.1:8080) and print a demo login; Ctrl-C ends",
+    )
     return parser
 
 
@@ -326,7 +334,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _sim(args, given)
         from modemd.cli.demo import run_demo
 
-        return run_demo(latency=args.latency, subscribers=args.subscribers, config=given)
+        return run_demo(
+            latency=args.latency, subscribers=args.subscribers, config=given, web=args.web
+        )
     config = _load(args)
     # The configured level is the daemon's; a command's own output is what a person reads,
     # so its log says only warnings and errors unless asked.

@@ -5,6 +5,7 @@ can stop without the other losing anything."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import uvicorn
@@ -41,5 +42,8 @@ def serve(config: Config) -> int:
     )
     scheme = "https" if web.tls_cert else "http"
     log.info("console on %s://%s:%d/", scheme, host, port)
-    server.run()
+    # uvicorn stops gracefully, then raises the Ctrl-C again for its caller: a person ending
+    # the console is not a failure.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
     return 0
