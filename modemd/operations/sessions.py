@@ -7,6 +7,7 @@ password loses every session at once, because each request reads the user again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -23,9 +24,12 @@ from modemd.store.db import Database
 MAX_FAILURES = 5
 LOCK_SECONDS = 15 * 60
 
-# The same work as a real check, for a login that does not exist: the answer's timing
-# does not tell which logins do.
-_DUMMY_HASH = hasher.hash("not a password of anybody")
+
+@functools.cache
+def _dummy_hash() -> str:
+    """The same work as a real check, for a login that does not exist: the answer's timing
+    does not tell which logins do. Made at the first need, not at import."""
+    return hasher.hash("not a password of anybody")
 
 
 class LoginRefused(Exception):
@@ -79,7 +83,7 @@ def log_in(
     wrong = "identifiant ou mot de passe incorrect"
     row = db.one("SELECT * FROM users WHERE login = ?", (login,))
     if row is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         _refuse(db, login, "unknown login", client)
         raise LoginRefused(wrong, "unknown login")
     user = _user(row)

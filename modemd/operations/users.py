@@ -1,7 +1,7 @@
 """The web console's users: add, list, change a password, disable, remove, set a second
-factor. Passwords are hashed with Argon2id (OWASP's parameters: 19 MiB, 2 passes, one
-lane: a Raspberry Pi checks one in a fraction of a second without the console's memory
-doubling) and never kept or logged; every change is in the audit trail with its actor.
+factor. Passwords are hashed with Argon2id (one of OWASP's equivalent settings: 12 MiB, 3 passes,
+one lane, so a Raspberry Pi checks one in a fraction of a second and the console stays
+small) and never kept or logged; every change is in the audit trail with its actor.
 There is no default account: the first admin is made with ``modemd users add``."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ ROLE_NAMES = {"operateur": "opérateur", "cci": "CCI", "admin": "administrateur"
 MIN_PASSWORD = 10
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
 
-hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)  # Argon2id
+hasher = PasswordHasher(time_cost=3, memory_cost=12288, parallelism=1)  # Argon2id
 
 
 @dataclass(frozen=True)

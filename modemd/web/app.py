@@ -5,8 +5,11 @@ serve the HTTP API with its OpenAPI 3.1 document generated from the code."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
@@ -19,9 +22,21 @@ from modemd.web.guard import NeedsLogin, Refused, SecurityHeaders, WebState, gua
 from modemd.web.pages import alerts, auth, dashboard, members, replies, users
 from modemd.web.render import page
 
+# Views run in worker threads (SQLite is synchronous). A handful is plenty for a console
+# used by a few people at once, and each thread would keep its own malloc arena: on a Pi,
+# memory matters more than a hundred concurrent requests.
+WORKER_THREADS = 8
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+    yield
+
 
 def create_app(config: Config, db: Database | None = None) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="modemd",
         docs_url=None,
         redoc_url=None,

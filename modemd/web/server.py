@@ -6,6 +6,7 @@ can stop without the other losing anything."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 
 import uvicorn
@@ -21,7 +22,22 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter
+
+
+def give_back_large_buffers() -> None:
+    """glibc raises its mmap threshold to the largest block freed (up to 32 MiB), so after the
+    first password check every Argon2 buffer (12 MiB) would come from the heap and stay
+    resident. A fixed threshold keeps such buffers mapped apart, returned once freed."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return  # not glibc (musl, macOS): nothing to tune
+    mallopt(M_MMAP_THRESHOLD, 1 << 20)
+
+
 def serve(config: Config) -> int:
+    give_back_large_buffers()
     host, port = split_listen(config.web.listen)
     app = create_app(config)
     web = config.web
