@@ -174,8 +174,16 @@ def test_cancel_an_alert_in_progress(chromium: Any, stack: Stack) -> None:
     page.click("#confirm-send")
     page.wait_for_url("**/alertes/*")
     page.wait_for_function("() => Number(document.getElementById('live-sent').textContent) >= 1")
+    questions: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
     page.click("#cancel-form button")
     page.wait_for_url("**fait=annulee")
+    assert questions and "Annuler" in questions[0]  # asked first
     assert "Alerte annulée" in _text(page, "main")
     _shows(page, "live-state", "annulée")
     cancelled = int(_text(page, "#live-cancelled"))
@@ -250,7 +258,7 @@ def test_admin_pages(chromium: Any, stack: Stack) -> None:
     page.goto("/journal")
     journal = _text(page, "#journal")
     assert "web:officier" in journal and "accepted" in journal and "cancelled" in journal
-    screenshot(page, "journal")
+    screenshot(page, "journal", full_page=False)
     page.goto("/utilisateurs")
     assert "officier" in _text(page, "#users")
     screenshot(page, "utilisateurs")
