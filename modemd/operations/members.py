@@ -135,6 +135,14 @@ def export_members(db: Database, path: Path, lang: str = "fr") -> int:
     return export_csv(db, path, lang)
 
 
+def get_member(db: Database, phone: str) -> Subscriber:
+    number = phone_number(phone)
+    member = Registry(db).get(number)
+    if member is None:
+        raise NotFound(f"{number} is not in the members list")
+    return member
+
+
 def list_members(db: Database, status: str | None = None) -> list[Subscriber]:
     return Registry(db).list(status)
 

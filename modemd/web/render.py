@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from modemd.operations.sessions import Session
 from modemd.operations.users import ROLE_NAMES
 from modemd.pipeline.compose import CATEGORIES
+from modemd.store.lock import running_pid
 from modemd.web.rules import ADMINS, MEMBERS, SENDERS
 
 # Messages a redirect may name (?fait=...): fixed texts, so no input is ever echoed back.
@@ -93,12 +94,16 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     session: Session | None = getattr(request.state, "session", None)
     role = session.user.role if session else None
     done = DONE.get(request.query_params.get("fait", ""))
+    web = getattr(request.app.state, "web", None)
+    # Every page says so when nothing is being sent: the console works without the daemon.
+    idle = session is not None and web is not None and running_pid(web.config.state_dir) is None
     html = env.get_template(template).render(
         session=session,
         csrf=session.csrf if session else context.pop("login_csrf", ""),
         nav=[(href, label) for href, label, roles in NAV if role in roles],
         path=request.url.path,
         done=done,
+        daemon_stopped=idle,
         **context,
     )
     return HTMLResponse(html, status_code=status_code)

@@ -38,8 +38,15 @@ def _members_page(
         text=chosen["q"], commune=chosen["commune"], sector=chosen["metier"],
         limit=PAGE_SIZE, offset=start,
     )
+    editing = None
+    if q.get("modifier"):
+        try:
+            editing = ops.get_member(web.db, q["modifier"])
+        except (InvalidInput, NotFound):
+            editing = None
     return page(
         request, "members.html", status_code=status_code, members=found, total=total,
+        editing=editing,
         start=start, size=PAGE_SIZE, chosen=chosen, counts=ops.member_counts(web.db),
         choices=ops.target_choices(web.db), error=error,
     )
