@@ -135,3 +135,31 @@ def test_the_alert_form_gives_the_alert_files_errors_on_their_fields(
         long = client.post("/alertes/confirmer", data={"csrf": csrf, "message": "é" * 2000})
         assert long.status_code == 400 and 'data-for="message"' in long.text
         assert db.one("SELECT COUNT(*) AS n FROM alerts")["n"] == 0  # type: ignore[index]
+
+
+def test_an_alert_sent_while_the_daemon_is_stopped_goes_out_when_it_starts(
+    tmp_path: Path, make_sim: object
+) -> None:
+    """Console and daemon share only the database: the console accepts an alert with no
+    daemon running; the daemon, started later, sends it; stopping the console loses nothing."""
+    from modemd.testing import Harness
+
+    sim = make_sim()  # type: ignore[operator]
+    h = Harness(tmp_path, sim)
+    h.members(3, commune="Aurillac")
+    db = open_database(h.config.state_dir)
+    make_users(db)
+    with serving(create_app(h.config, db)) as base, logged_in(base, "operateur") as client:
+        assert "Le démon modemd ne tourne pas" in client.get("/").text
+        answer = client.post(
+            "/alertes/envoyer",
+            data={"csrf": csrf_of(client), "message": "Envoyée sans démon", "id": "sans-demon"},
+        )
+        assert answer.status_code == 303
+    try:
+        h.start()
+        assert h.wait(lambda: h.alert_state(h.alerts()[0]["id"]) == "done", timeout=30)
+        assert sorted(h.sent_to()) == sorted(m.phone for m in Registry(db).list("active"))
+    finally:
+        h.stop()
+        db.close()

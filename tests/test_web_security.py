@@ -211,15 +211,27 @@ def test_pages_carry_a_strict_csp_and_templates_have_nothing_inline(
         assert "http://" not in html and "https://" not in html, template.name  # no CDN
 
 
-def test_a_login_never_sends_anyone_to_another_site(console: tuple[str, Database, Config]) -> None:
+@pytest.mark.parametrize(
+    "elsewhere", ["//evil.example/", "/\\evil.example/", "/\t/evil.example/", "https://evil.example/"]
+)
+def test_a_login_never_sends_anyone_to_another_site(
+    console: tuple[str, Database, Config], elsewhere: str
+) -> None:
     base, _, _ = console
     with httpx.Client(base_url=base) as client:
         answer = client.post(
             "/connexion",
             data={"csrf": login_token(client), "login": "admin", "password": PASSWORD,
-                  "suite": "//evil.example/"},
+                  "suite": elsewhere},
         )
     assert answer.headers["location"] == "/"
+    with httpx.Client(base_url=base) as client:  # while a path of the site is kept
+        answer = client.post(
+            "/connexion",
+            data={"csrf": login_token(client), "login": "admin", "password": PASSWORD,
+                  "suite": "/membres?statut=pending"},
+        )
+    assert answer.headers["location"] == "/membres?statut=pending"
 
 
 def test_a_second_factor_and_roles_that_require_one(tmp_path: Path) -> None:

@@ -83,9 +83,12 @@ def users(config: Config, action: str, args: dict[str, Any]) -> int:
 
 
 def web(config: Config) -> int:
+    from modemd.store.db import StoreError
     from modemd.web.server import serve
 
     try:
         return serve(config)
+    except StoreError as exc:
+        raise Failure(str(exc)) from None
     except OSError as exc:
         raise Failure(f"cannot serve the console on {config.web.listen}: {exc}") from None

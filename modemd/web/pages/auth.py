@@ -3,6 +3,7 @@ must agree) since there is no session yet."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -22,9 +23,13 @@ from modemd.web.render import page
 router = APIRouter()
 
 
+_LOCAL_PATH = re.compile(r"/(?![/\\])[\x21-\x7e]*")  # printable ASCII, no space, tab or newline
+
+
 def _safe_back(back: str) -> str:
-    """Only a path of this site: never an open redirect to another one."""
-    return back if back.startswith("/") and not back.startswith("//") and "\\" not in back else "/"
+    """Only a path of this site: never an open redirect to another one (``//host``,
+    ``/\\host``, or ``/<tab>/host``, which browsers read as ``//host``)."""
+    return back if _LOCAL_PATH.fullmatch(back) and "\\" not in back else "/"
 
 
 def _login_page(
