@@ -9,7 +9,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from modemd.operations.audit import audit_trail, parse_since
 from modemd.operations.errors import InvalidInput, NotFound
 from modemd.operations.replies import list_replies, mark_handled
-from modemd.store.audit import entries
 from modemd.web.guard import actor, state_of
 from modemd.web.render import page
 
@@ -33,7 +32,9 @@ def handled(request: Request, reply_id: int) -> Response:
 
 
 @router.get("/journal")
-def journal(request: Request, depuis: str = "", acteur: str = "") -> HTMLResponse:
+def journal(
+    request: Request, depuis: str = "", acteur: str = "", envois: str = ""
+) -> HTMLResponse:
     db = state_of(request).db
     error = ""
     since = None
@@ -42,9 +43,8 @@ def journal(request: Request, depuis: str = "", acteur: str = "") -> HTMLRespons
             since = parse_since(depuis)
         except InvalidInput as exc:
             error = exc.problems[0].message
-    if since is None and not acteur:
-        found = entries(db, limit=JOURNAL_LINES)  # the latest, when nothing is asked
-    else:
-        found = audit_trail(db, since, acteur or None)[-JOURNAL_LINES:]
+    found = audit_trail(
+        db, since, acteur or None, latest=JOURNAL_LINES, per_recipient=bool(envois)
+    )
     return page(request, "journal.html", entries=list(reversed(found)), depuis=depuis,
-                acteur=acteur, error=error)
+                acteur=acteur, envois=bool(envois), error=error, lines=JOURNAL_LINES)

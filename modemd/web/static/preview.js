@@ -6,6 +6,9 @@
   if (!form) return;
   const csrf = form.dataset.csrf;
   const el = (id) => document.getElementById(id);
+  const LIMITS = { per_minute: "parties par minute", per_hour: "parties par heure",
+    per_day: "parties par 24 h", distinct_recipients_per_day: "destinataires par 24 h",
+    distinct_recipients_per_month: "destinataires par 31 jours" };
   let timer = null;
   let asked = 0;
 
@@ -25,7 +28,9 @@
     el("sms-parts").textContent = data.parts !== undefined ? String(data.parts) : "—";
     el("sms-recipients").textContent = data.recipients !== undefined ? String(data.recipients) : "—";
     el("sms-time").textContent = data.estimated_seconds !== undefined
-      ? duration(data.estimated_seconds) : "—";
+      ? duration(data.estimated_seconds)
+        + (data.held_back_by ? " (limite SIM : " + (LIMITS[data.held_back_by] || data.held_back_by) + ")" : "")
+      : "—";
     const lost = el("sms-lost");
     if (data.lost_characters && data.lost_characters.length) {
       lost.hidden = false;
