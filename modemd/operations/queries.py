@@ -45,14 +45,17 @@ def progress(
     if alert_id is not None:
         where.append("(a.id = ? OR a.idempotency_key = ?)")
         params += [alert_id, alert_id]
+    # The newest alerts first, then only their deliveries counted: the cost follows the
+    # alerts shown, not every alert ever sent.
     sql = (
         "SELECT a.*, "
         "COUNT(d.id) AS total, "
         "SUM(d.state = 'sent') AS sent, SUM(d.state = 'failed') AS failed, "
         "SUM(d.state = 'cancelled') AS cancelled, SUM(d.report = 'delivered') AS delivered "
-        "FROM alerts a LEFT JOIN deliveries d ON d.alert_id = a.id "
-        + (f"WHERE {' AND '.join(where)} " if where else "")
-        + "GROUP BY a.id ORDER BY a.created_at DESC LIMIT ?"
+        f"FROM (SELECT * FROM alerts a WHERE {' AND '.join(where)} "
+        "ORDER BY a.created_at DESC LIMIT ?) a "
+        "LEFT JOIN deliveries d ON d.alert_id = a.id "
+        "GROUP BY a.id ORDER BY a.created_at DESC"
     )
     rows = db.query(sql, (*params, limit))
     return [
