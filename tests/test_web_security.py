@@ -195,6 +195,22 @@ def test_the_session_cookie_flags(console: tuple[str, Database, Config]) -> None
     assert any(f.startswith("max-age=43200") for f in flags)  # web.session_hours: 12
 
 
+def test_behind_a_local_https_proxy_the_cookie_is_secure(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    db = open_database(config.state_dir)
+    make_users(db)
+    # uvicorn trusts X-Forwarded-Proto from 127.0.0.1, as `modemd web` configures it.
+    with serving(create_app(config, db)) as base, httpx.Client(base_url=base) as client:
+        token = login_token(client)
+        answer = client.post(
+            "/connexion",
+            headers={"X-Forwarded-Proto": "https"},
+            data={"csrf": token, "login": "admin", "password": PASSWORD},
+        )
+        assert "secure" in _session_cookie(answer)
+    db.close()
+
+
 def test_pages_carry_a_strict_csp_and_templates_have_nothing_inline(
     console: tuple[str, Database, Config],
 ) -> None:

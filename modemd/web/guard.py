@@ -61,6 +61,12 @@ class Refused(Exception):
         self.why = why
 
 
+def over_https(request: Request) -> bool:
+    """Served over HTTPS by modemd itself, or by a reverse proxy on this host that says so
+    (X-Forwarded-Proto, trusted from 127.0.0.1 only): then cookies are Secure."""
+    return state_of(request).https or request.url.scheme == "https"
+
+
 def state_of(request: Request) -> WebState:
     web: WebState = request.app.state.web
     return web

@@ -15,6 +15,7 @@ from modemd.web.guard import (
     SESSION_COOKIE,
     actor,
     new_login_token,
+    over_https,
     session,
     state_of,
 )
@@ -42,7 +43,7 @@ def _login_page(
         error=error, login=login, ask_code=code,
     )
     response.set_cookie(
-        LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=state_of(request).https,
+        LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=over_https(request),
         path="/connexion",
     )
     return response
@@ -87,7 +88,7 @@ def login(
     response = RedirectResponse(back, 303)
     response.set_cookie(
         SESSION_COOKIE, opened.token, max_age=int(web.config.web.session_hours * 3600),
-        httponly=True, samesite="strict", secure=web.https, path="/",
+        httponly=True, samesite="strict", secure=over_https(request), path="/",
     )
     response.delete_cookie(LOGIN_COOKIE, path="/connexion")
     return response
