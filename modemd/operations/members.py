@@ -10,8 +10,7 @@ from pathlib import Path
 from modemd.config import Config
 from modemd.inbound.handler import Approval, approve_request, unsubscribe_member
 from modemd.members.csv_files import CsvError, ImportReport, export_csv, import_csv
-from modemd.members.registry import Details, Registry, Subscriber, fold
-from modemd.members.registry import _subscriber as subscriber_of
+from modemd.members.registry import Details, Registry, Subscriber, fold, subscriber_of
 from modemd.operations.actor import Actor
 from modemd.operations.errors import InvalidInput, NotFound, Problem
 from modemd.phone import InvalidNumber, normalize
@@ -178,7 +177,8 @@ def search_members(
     """One page of the members a filter selects (commune and trade matched as targets are,
     ignoring case, accents and hyphens; ``text`` in the number or the name), and how many
     it selects in all."""
-    where, params = ["1"], []  # type: tuple[list[str], list[object]]
+    where: list[str] = ["1"]
+    params: list[object] = []
     if status:
         where.append("status = ?")
         params.append(status)

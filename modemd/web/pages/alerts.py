@@ -24,7 +24,7 @@ from modemd.operations.errors import InvalidInput, NotFound, Problem
 from modemd.operations.members import target_choices
 from modemd.operations.preview import preview_alert
 from modemd.operations.queries import progress, recipient_states
-from modemd.web.guard import actor, state_of
+from modemd.web.guard import WebState, actor, state_of
 from modemd.web.render import page
 
 router = APIRouter()
@@ -111,7 +111,7 @@ async def confirm(request: Request) -> HTMLResponse:
                 target=fields.get("target", {}))
 
 
-def _check(web: Any, fields: dict[str, Any]) -> ops.AlertCheck:
+def _check(web: WebState, fields: dict[str, Any]) -> ops.AlertCheck:
     return ops.check_alert(web.config, web.db, ops.alert_from_mapping(fields, web.config))
 
 
@@ -148,7 +148,7 @@ def alert_page(request: Request, alert_id: str) -> HTMLResponse:
     return page(request, "alert.html", alert=detail, now=now)
 
 
-def _progress_event(web: Any, alert_id: str) -> tuple[str, bool]:
+def _progress_event(web: WebState, alert_id: str) -> tuple[str, bool]:
     found = progress(web.db, alert_id=alert_id, limit=1)
     if not found:
         return "", True
