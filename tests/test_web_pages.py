@@ -91,6 +91,12 @@ def test_an_admin_manages_users_from_the_console(console: tuple[str, Database, C
             "csrf": csrf, "login": "court", "role": "cci", "password": "court",
         })
         assert short.status_code == 400 and "at least 10" in short.text
+        client.post("/utilisateurs/gendarme/role", data={"csrf": csrf, "role": "cci"})
+        assert get_user(db, "gendarme").role == "cci"
+        shown = client.post("/utilisateurs/gendarme/totp", data={"csrf": csrf})
+        assert "otpauth://totp/modemd:gendarme?secret=" in shown.text
+        assert get_user(db, "gendarme").totp
+        assert "otpauth://" not in client.get("/utilisateurs").text  # shown once only
         client.post("/utilisateurs/gendarme/desactiver", data={"csrf": csrf})
         assert get_user(db, "gendarme").disabled
         mine = client.post("/utilisateurs/admin/desactiver", data={"csrf": csrf})
@@ -98,7 +104,8 @@ def test_an_admin_manages_users_from_the_console(console: tuple[str, Database, C
         client.post("/utilisateurs/gendarme/supprimer", data={"csrf": csrf})
         assert "gendarme" not in client.get("/utilisateurs").text
     events = _web_events(db, "admin")
-    for event in ("user_added", "user_disabled", "user_removed"):
+    for event in ("user_added", "user_role_changed", "user_totp_set", "user_disabled",
+                  "user_removed"):
         assert event in events
 
 

@@ -33,6 +33,8 @@ DONE = {
     "desactive": "Utilisateur désactivé ; ses sessions sont fermées.",
     "active": "Utilisateur réactivé.",
     "retire": "Utilisateur supprimé.",
+    "role": "Rôle changé.",
+    "totp": "Second facteur retiré.",
 }
 
 NAV = [

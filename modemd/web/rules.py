@@ -49,6 +49,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/utilisateurs/{login}/desactiver"): ADMINS,
     ("POST", "/utilisateurs/{login}/activer"): ADMINS,
     ("POST", "/utilisateurs/{login}/supprimer"): ADMINS,
+    ("POST", "/utilisateurs/{login}/role"): ADMINS,
+    ("POST", "/utilisateurs/{login}/totp"): ADMINS,
+    ("POST", "/utilisateurs/{login}/totp/retirer"): ADMINS,
 }
 
 

@@ -17,9 +17,11 @@ from modemd.web.render import page
 router = APIRouter()
 
 
-def _users_page(request: Request, error: str = "", status_code: int = 200) -> HTMLResponse:
+def _users_page(
+    request: Request, error: str = "", status_code: int = 200, totp: tuple[str, str] | None = None
+) -> HTMLResponse:
     return page(request, "users.html", status_code=status_code,
-                users=ops.list_users(state_of(request).db), roles=ROLES, error=error)
+                users=ops.list_users(state_of(request).db), roles=ROLES, error=error, totp=totp)
 
 
 def _failed(request: Request, exc: InvalidInput | NotFound) -> HTMLResponse:
@@ -88,3 +90,34 @@ def remove(request: Request, login: str) -> Response:
     except NotFound as exc:
         return _failed(request, exc)
     return RedirectResponse("/utilisateurs?fait=retire", 303)
+
+
+@router.post("/utilisateurs/{login}/role")
+def role(request: Request, login: str, role: Annotated[str, Form()] = "") -> Response:
+    if _self(request, login):
+        return _users_page(request, "vous ne pouvez pas changer votre propre rôle", 400)
+    try:
+        ops.set_role(state_of(request).db, login, role, actor(request))
+    except (InvalidInput, NotFound) as exc:
+        return _failed(request, exc)
+    return RedirectResponse("/utilisateurs?fait=role", 303)
+
+
+@router.post("/utilisateurs/{login}/totp")
+def totp(request: Request, login: str) -> Response:
+    """A new second factor: its otpauth:// URI shown on this answer only, never again."""
+    try:
+        uri = ops.set_totp(state_of(request).db, login, True, actor(request))
+    except NotFound as exc:
+        return _failed(request, exc)
+    assert uri is not None
+    return _users_page(request, totp=(login, uri))
+
+
+@router.post("/utilisateurs/{login}/totp/retirer")
+def totp_off(request: Request, login: str) -> Response:
+    try:
+        ops.set_totp(state_of(request).db, login, False, actor(request))
+    except NotFound as exc:
+        return _failed(request, exc)
+    return RedirectResponse("/utilisateurs?fait=totp", 303)
