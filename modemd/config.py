@@ -114,6 +114,15 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    listen: str = "127.0.0.1:8080"  # the console (modemd web); behind a reverse proxy for others
+    session_hours: float = 12  # a session ends this long after login, or at logout
+    require_totp_for: list[str] = field(default_factory=list)  # roles that need a second factor
+    tls_cert: Path | None = None  # both set: the console is served over HTTPS
+    tls_key: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     modem: ModemConfig = field(default_factory=ModemConfig)
     modems: list[ModemConfig] = field(default_factory=list)  # a pool; replaces `modem`
@@ -127,6 +136,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source: Path | None = None  # the file this was read from, if any
 
     def pool(self) -> list[ModemConfig]:
@@ -318,6 +328,8 @@ def _check(obj: Any, prefix: str) -> Any:
         and not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]*):\d{1,5}", obj.listen)
     ):
         raise ConfigError(f"{prefix}listen: host:port like 127.0.0.1:9177, got {obj.listen!r}")
+    if isinstance(obj, WebConfig):
+        _check_web(obj, prefix)
     if isinstance(obj, InboundConfig):
         try:
             parse_duration(obj.reassembly_timeout)
@@ -339,6 +351,22 @@ def _check(obj: Any, prefix: str) -> Any:
             )
         obj = dataclasses.replace(obj, replies={**DEFAULT_REPLIES, **obj.replies})
     return obj
+
+
+WEB_ROLES = ("operateur", "cci", "admin")
+
+
+def _check_web(web: WebConfig, prefix: str) -> None:
+    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]*):\d{1,5}", web.listen):
+        raise ConfigError(f"{prefix}listen: host:port like 127.0.0.1:8080, got {web.listen!r}")
+    for i, role in enumerate(web.require_totp_for):
+        if role not in WEB_ROLES:
+            raise ConfigError(
+                f"{prefix}require_totp_for[{i}]: unknown role {role!r} "
+                f"(roles: {', '.join(WEB_ROLES)})"
+            )
+    if (web.tls_cert is None) != (web.tls_key is None):
+        raise ConfigError(f"{prefix}tls_cert, {prefix}tls_key: give both for HTTPS, or neither")
 
 
 def _check_number(number: str, key: str) -> None:

@@ -23,7 +23,8 @@ Usage: $PROG [options]
 Installs modemd: a virtualenv in /opt/modemd/venv, the system user and group "$USER_NAME",
 the spool /var/spool/modemd (outgoing, done, failed, incoming), the state folder
 /var/lib/modemd, the configuration /etc/modemd/modemd.yaml (only if absent), the systemd
-unit modemd.service (enabled) and a udev rule example for the modem.
+units modemd.service and modemd-web.service (the web console; both enabled) and a udev rule
+example for the modem.
 
 Options:
   --root DIR       install the files under DIR instead of / (tests, staging). The user,
@@ -108,7 +109,8 @@ fi
 [[ -d $SOURCE ]] || die "--source $SOURCE: no such folder"
 # Absolute, always: pip reads a bare relative name such as "src" as a package on PyPI.
 SOURCE=$(cd -- "$SOURCE" && pwd)
-for file in pyproject.toml config/modemd.example.yaml systemd/modemd.service systemd/99-modemd.rules; do
+for file in pyproject.toml config/modemd.example.yaml systemd/modemd.service \
+    systemd/modemd-web.service systemd/99-modemd.rules; do
     [[ -f $SOURCE/$file ]] || die "$SOURCE does not look like a modemd checkout: $file is missing"
 done
 
@@ -118,6 +120,7 @@ readonly STATE=/var/lib/modemd
 readonly CONFIG_DIR=/etc/modemd
 readonly CONFIG=$CONFIG_DIR/modemd.yaml
 readonly UNIT=/etc/systemd/system/modemd.service
+readonly WEB_UNIT=/etc/systemd/system/modemd-web.service
 readonly UDEV_EXAMPLE=/etc/udev/rules.d/99-modemd.rules.example
 readonly LINK=/usr/local/bin/modemd
 
@@ -262,26 +265,30 @@ else
 fi
 
 # --- systemd and udev ----------------------------------------------------------------------------
-step "systemd unit $UNIT"
+step "systemd units $UNIT and $WEB_UNIT"
 mkdir -p -- "$ROOT$(dirname -- "$UNIT")" "$ROOT$(dirname -- "$UDEV_EXAMPLE")"
 install -m 0644 -- "$SOURCE/systemd/modemd.service" "$ROOT$UNIT"
+install -m 0644 -- "$SOURCE/systemd/modemd-web.service" "$ROOT$WEB_UNIT"
 # An example only: udev reads *.rules files, so this one is inactive until renamed, and no
 # `udevadm control --reload` is needed now.
 install -m 0644 -- "$SOURCE/systemd/99-modemd.rules" "$ROOT$UDEV_EXAMPLE"
 echo "    udev example: $UDEV_EXAMPLE (inactive until renamed to 99-modemd.rules)"
 
 system systemctl daemon-reload
-if [[ -n $ROOT ]]; then
-    system systemctl --root="$ROOT" enable modemd.service
-else
-    system systemctl enable modemd.service
-fi
+for unit in modemd.service modemd-web.service; do
+    if [[ -n $ROOT ]]; then
+        system systemctl --root="$ROOT" enable "$unit"
+    else
+        system systemctl enable "$unit"
+    fi
+done
 if ((START)); then
-    step "Starting modemd"
+    step "Starting modemd and its web console"
     # restart, not start: after an upgrade the running daemon must load the new code. On
     # SIGTERM it finishes the SMS part in flight and saves its state first.
     systemctl restart modemd.service
-    systemctl --no-pager --lines=0 status modemd.service || true
+    systemctl restart modemd-web.service
+    systemctl --no-pager --lines=0 status modemd.service modemd-web.service || true
 fi
 
 # --- Next steps ----------------------------------------------------------------------------------
@@ -312,7 +319,12 @@ $installed is installed. Next steps:
     (it takes effect at their next login).
 
  5. Follow the service:  systemctl status modemd   journalctl -u modemd -f   modemd status
+
+ 6. The web console (modemd-web.service) listens on web.listen, 127.0.0.1:8080 by default;
+    create its first account, then open it (through a reverse proxy for other machines):
+        sudo -u $USER_NAME $VENV/bin/modemd users add LOGIN --role admin
 EOF
 if ((!START)); then
-    echo "    It is enabled and starts at boot; start it now with:  sudo systemctl start modemd"
+    echo "    Both are enabled and start at boot; start them now with:"
+    echo "        sudo systemctl start modemd modemd-web"
 fi

@@ -36,3 +36,11 @@ def test_inbound_and_pool_benches_run() -> None:
     pool = load("bench_pool")
     efficiency, served = pool.run_pool(2, 0.02, 6, None, 0.0)
     assert served == 6 and efficiency > 0
+
+
+def test_web_bench_pieces_run(tmp_path: Path) -> None:
+    bench = load("bench_web")
+    config = bench.write_config(tmp_path, 0, tmp_path / "ttyModem")
+    alert = bench.seed(config, 30, 3)
+    assert alert  # the first alert goes to every member
+    assert bench.percentile([0.3, 0.1, 0.2], 0.95) == 0.3

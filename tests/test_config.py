@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,17 @@ def test_missing_config_exits_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "not found" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("web", "message"),
+    [
+        ({"listen": "8080"}, "web.listen: host:port like 127.0.0.1:8080"),
+        ({"require_totp_for": ["chef"]}, "web.require_totp_for[0]: unknown role 'chef'"),
+        ({"tls_cert": "/etc/modemd/cert.pem"}, "give both for HTTPS, or neither"),
+        ({"session_hours": 0}, "web.session_hours: must be a positive number"),
+    ],
+)
+def test_web_settings_are_checked(web: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config({"web": web})

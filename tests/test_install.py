@@ -35,6 +35,8 @@ SPOOL_DIRS = [SPOOL, *(f"{SPOOL}/{sub}" for sub in ("outgoing", "done", "failed"
 STATE = "var/lib/modemd"
 CONFIG = "etc/modemd/modemd.yaml"
 INSTALLED_UNIT = "etc/systemd/system/modemd.service"
+WEB_UNIT = SYSTEMD_DIR / "modemd-web.service"
+INSTALLED_WEB_UNIT = "etc/systemd/system/modemd-web.service"
 INSTALLED_RULES = "etc/udev/rules.d/99-modemd.rules.example"
 
 STUBS = ("useradd", "groupadd", "usermod", "getent", "chown", "chgrp", "systemctl", "udevadm")
@@ -382,6 +384,8 @@ def test_install_no_system_builds_a_working_installation(installed: tuple[Path, 
     assert (root / CONFIG).read_bytes() == (PROJECT / "config/modemd.example.yaml").read_bytes()
     assert (root / INSTALLED_UNIT).read_bytes() == UNIT.read_bytes()
     assert _mode(root / INSTALLED_UNIT) == 0o644
+    assert (root / INSTALLED_WEB_UNIT).read_bytes() == WEB_UNIT.read_bytes()
+    assert _mode(root / INSTALLED_WEB_UNIT) == 0o644
     assert (root / INSTALLED_RULES).read_bytes() == RULES.read_bytes()
     assert not (root / "etc/udev/rules.d/99-modemd.rules").exists(), (
         "the example must stay inactive"
@@ -451,6 +455,9 @@ def test_install_system_steps_create_the_user_and_enable_the_service(
     enable_at = systemctl.index([f"--root={root}", "enable", "modemd.service"])
     restart_at = systemctl.index(["restart", "modemd.service"])
     assert reload_at < enable_at < restart_at
+    web_enable_at = systemctl.index([f"--root={root}", "enable", "modemd-web.service"])
+    web_restart_at = systemctl.index(["restart", "modemd-web.service"])
+    assert reload_at < web_enable_at < web_restart_at
     assert not _called(run, "udevadm"), "the udev rule is only an example: nothing to reload"
     # The modes are still right after the (stubbed) chown.
     for folder in SPOOL_DIRS:
@@ -471,6 +478,7 @@ def test_install_system_steps_again_reuse_the_user(
     assert _called(run, "systemctl", "daemon-reload")
     assert _called(run, "systemctl", f"--root={root}", "enable", "modemd.service")
     assert not _called(run, "systemctl", "restart", "modemd.service")  # no --start
+    assert _called(run, "systemctl", f"--root={root}", "enable", "modemd-web.service")
 
 
 def test_install_refuses_an_old_python(tmp_path: Path, source: Path) -> None:

@@ -51,9 +51,11 @@ def run_demo(
     subscribers: int = 9,
     out: TextIO | None = None,
     config: Config | None = None,
+    web: str | None = None,
 ) -> int:
     """``config``: a configuration whose SIM limits, alert settings and replies the demo
-    uses (its modem, folders and operator numbers are the demo's own)."""
+    uses (its modem, folders and operator numbers are the demo's own). ``web``: after the
+    scenario, the console on that host:port, the daemon still running, until Ctrl-C."""
     stream = out if out is not None else sys.stdout
     live = stream.isatty()
     settings: dict[str, Any] = {
@@ -78,7 +80,12 @@ def run_demo(
         ).start()
         h = Harness(root, sim, **settings)
         try:
-            return _scenario(h, sim, root, subscribers, latency, say, live, stream)
+            code = _scenario(h, sim, root, subscribers, latency, say, live, stream)
+            if web is not None and code == 0:
+                from modemd.cli.demo_web import serve_console
+
+                return serve_console(h, web, say)
+            return code
         finally:
             h.stop()
             sim.stop()

@@ -154,6 +154,49 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang", choices=["fr", "en"], default="fr", help="language of the headers (default fr)"
     )
 
+    users = sub.add_parser("users", parents=[common], help="the web console's accounts")
+    users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    users_add = users_sub.add_parser(
+        "add",
+        parents=[common],
+        help="create an account (the password asked on the terminal, or --password-stdin)",
+    )
+    users_add.add_argument("login", metavar="LOGIN", help=LOGIN_HELP)
+    users_add.add_argument(
+        "--role",
+        default="operateur",
+        choices=["operateur", "cci", "admin"],
+        help="operateur (the default): alerts; cci: members; admin: everything",
+    )
+    _password_stdin(users_add)
+    _json(users_sub.add_parser("list", parents=[common], help="every account"))
+    passwd = users_sub.add_parser(
+        "passwd", parents=[common], help="set a new password (its sessions are closed)"
+    )
+    passwd.add_argument("login", metavar="LOGIN", help=LOGIN_HELP)
+    _password_stdin(passwd)
+    for name, text in (
+        ("disable", "refuse its logins and close its sessions"),
+        ("enable", "allow its logins again"),
+        ("remove", "delete the account (the audit trail keeps what it did)"),
+    ):
+        users_sub.add_parser(name, parents=[common], help=text).add_argument(
+            "login", metavar="LOGIN", help=LOGIN_HELP
+        )
+    totp = users_sub.add_parser(
+        "totp",
+        parents=[common],
+        help="give the account a TOTP second factor and print its otpauth:// URI once",
+    )
+    totp.add_argument("login", metavar="LOGIN", help=LOGIN_HELP)
+    totp.add_argument("--off", action="store_true", help="remove the second factor instead")
+
+    sub.add_parser(
+        "web",
+        parents=[common],
+        help="the web console, on web.listen (default 127.0.0.1:8080)",
+    )
+
     doctor = sub.add_parser(
         "doctor",
         parents=[common],
@@ -218,10 +261,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--subscribers", type=int, default=9, metavar="N", help="how many sample members"
     )
+    demo.add_argument(
+        "--web",
+        nargs="?",
+        const="127.0.0.1:8080",
+        metavar="HOST:PORT",
+        help="then keep the daemon running with the web console there (default "
+        "127.0.0.1:8080) and print a demo login; Ctrl-C ends",
+    )
     return parser
 
 
 ALERT_ID_HELP = "the alert's ID (see modemd alert list) or the file's `id`"
+LOGIN_HELP = "the account's login (lowercase letters, digits, '.', '_', '-')"
 PHONE_HELP = "the number, as 06 12 34 56 78, 0612345678 or +33612345678"
 
 
@@ -258,6 +310,14 @@ def _senders(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
+
+
+def _password_stdin(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password as one line from standard input instead of asking",
+    )
 
 
 def _details(parser: argparse.ArgumentParser) -> None:
@@ -311,11 +371,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _sim(args, given)
         from modemd.cli.demo import run_demo
 
-        return run_demo(latency=args.latency, subscribers=args.subscribers, config=given)
+        return run_demo(
+            latency=args.latency, subscribers=args.subscribers, config=given, web=args.web
+        )
     config = _load(args)
     # The configured level is the daemon's; a command's own output is what a person reads,
     # so its log says only warnings and errors unless asked.
-    default_level = config.log_level if args.command == "run" else "WARNING"
+    default_level = config.log_level if args.command in ("run", "web") else "WARNING"
     _setup_logging(getattr(args, "log_level", None) or default_level)
     if args.command == "doctor":
         return _doctor(config, args.json)
@@ -345,6 +407,15 @@ def _dispatch(args: argparse.Namespace) -> int:
             for k in ("phone", "name", "communes", "sectors", "categories", "pin_stdin", "json")
         }
         return senders(config, args.senders_command, options)
+    if args.command in ("users", "web"):
+        from modemd.cli import users
+
+        if args.command == "web":
+            return users.web(config)
+        options = {
+            k: getattr(args, k, None) for k in ("login", "role", "password_stdin", "json", "off")
+        }
+        return users.users(config, args.users_command, options)
     if args.command == "subscribers":
         options = {
             k: getattr(args, k, None)

@@ -158,7 +158,7 @@ class Registry:
 
     def get(self, phone: str) -> Subscriber | None:
         row = self.db.one("SELECT * FROM subscribers WHERE phone = ?", (normalize(phone),))
-        return _subscriber(row) if row is not None else None
+        return subscriber_of(row) if row is not None else None
 
     def targeted(self, target: Target) -> list[Subscriber]:
         """Active members the target selects, in a stable order."""
@@ -169,7 +169,7 @@ class Registry:
                 keys = sorted({fold(v) for v in values})
                 sql += f" AND {column} IN ({', '.join('?' * len(keys))})"
                 params += keys
-        return [_subscriber(row) for row in self.db.query(sql + " ORDER BY id", tuple(params))]
+        return [subscriber_of(row) for row in self.db.query(sql + " ORDER BY id", tuple(params))]
 
     def list(self, status: str | None = None) -> list[Subscriber]:
         if status is None:
@@ -179,7 +179,7 @@ class Registry:
                 "SELECT * FROM subscribers WHERE status = ? ORDER BY commune_key, name, phone",
                 (status,),
             )
-        return [_subscriber(row) for row in rows]
+        return [subscriber_of(row) for row in rows]
 
     def approve(
         self,
@@ -371,7 +371,7 @@ def upsert(
     return outcome
 
 
-def _subscriber(row: sqlite3.Row) -> Subscriber:
+def subscriber_of(row: sqlite3.Row) -> Subscriber:
     return Subscriber(
         id=row["id"],
         phone=row["phone"],

@@ -26,6 +26,11 @@ class Actor:
         return cls("cli", getpass.getuser())
 
     @classmethod
+    def web(cls, login: str, client: str | None) -> Actor:
+        """A console user, from the address the request came from."""
+        return cls("web", login, client)
+
+    @classmethod
     def sms(cls, sender: str) -> Actor:
         return cls("sms", sender)
 

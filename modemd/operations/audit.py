@@ -27,10 +27,24 @@ def parse_since(raw: str, now: float | None = None) -> float:
         ) from None
 
 
+# One line per recipient of each alert: the bulk of the trail, which a person reading who
+# did what usually wants out of the way.
+PER_RECIPIENT = ("sent", "failed")
+
+
 def audit_trail(
-    db: Database, since: float | None = None, actor_prefix: str | None = None
+    db: Database,
+    since: float | None = None,
+    actor_prefix: str | None = None,
+    *,
+    latest: int = 0,
+    per_recipient: bool = True,
 ) -> list[Entry]:
-    return entries(db, since, actor_prefix)
+    """Oldest first; ``latest``: only the last so many; ``per_recipient``: with each SMS
+    sent or failed."""
+    return entries(
+        db, since, actor_prefix, limit=latest, exclude=() if per_recipient else PER_RECIPIENT
+    )
 
 
 __all__ = ["Entry", "audit_trail", "parse_since"]

@@ -48,6 +48,8 @@ def alert_problem(exc: AlertFileError) -> Problem:
         field = None  # the key that is not one: nothing on a form to attach it to
     elif text.startswith("the target") or text.startswith("there is no active member"):
         field = "target"
+    elif text.startswith("the SMS would need"):
+        field = "message"  # too long: the message is what to shorten
     elif not text.startswith("YAML error"):
         found = _FIELD.search(text)
         field = found.group(1) if found else None

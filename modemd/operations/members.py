@@ -10,7 +10,7 @@ from pathlib import Path
 from modemd.config import Config
 from modemd.inbound.handler import Approval, approve_request, unsubscribe_member
 from modemd.members.csv_files import CsvError, ImportReport, export_csv, import_csv
-from modemd.members.registry import Details, Registry, Subscriber
+from modemd.members.registry import Details, Registry, Subscriber, fold, subscriber_of
 from modemd.operations.actor import Actor
 from modemd.operations.errors import InvalidInput, NotFound, Problem
 from modemd.phone import InvalidNumber, normalize, normalize_mobile
@@ -73,7 +73,8 @@ class Added:
 def add_member(db: Database, phone: str, details: Details, actor: Actor) -> Added:
     number = phone_number(phone, mobile=True)
     member, outcome = Registry(db).add(
-        number, name=details.name, commune=details.commune, sector=details.sector, source="cli"
+        number, name=details.name, commune=details.commune, sector=details.sector,
+        source="web" if actor.kind == "web" else "cli",
     )
     if outcome != "unchanged":
         _record(db, "member_" + outcome.replace(" ", "_"), actor, number, status=member.status)
@@ -134,6 +135,14 @@ def export_members(db: Database, path: Path, lang: str = "fr") -> int:
     return export_csv(db, path, lang)
 
 
+def get_member(db: Database, phone: str) -> Subscriber:
+    number = phone_number(phone)
+    member = Registry(db).get(number)
+    if member is None:
+        raise NotFound(f"{number} is not in the members list")
+    return member
+
+
 def list_members(db: Database, status: str | None = None) -> list[Subscriber]:
     return Registry(db).list(status)
 
@@ -141,3 +150,96 @@ def list_members(db: Database, status: str | None = None) -> list[Subscriber]:
 def member_counts(db: Database) -> dict[str, int]:
     registry = Registry(db)
     return {s: registry.count(s) for s in ("active", "pending", "unsubscribed")}
+
+
+def reject(db: Database, phone: str, actor: Actor) -> str:
+    """Turn down a pending ADHESION: the request is forgotten (no SMS is sent)."""
+    number = phone_number(phone)
+    member = Registry(db).get(number)
+    if member is None:
+        raise NotFound(f"{number} is not in the members list")
+    if member.status != "pending":
+        raise InvalidInput([Problem("phone", f"{number} is {member.status}, not pending")])
+    Registry(db).remove(number)
+    _record(db, "member_rejected", actor, number)
+    return number
+
+
+def search_members(
+    db: Database,
+    *,
+    status: str | None = None,
+    text: str = "",
+    commune: str = "",
+    sector: str = "",
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[Subscriber], int]:
+    """One page of the members a filter selects (commune and trade matched as targets are,
+    ignoring case, accents and hyphens; ``text`` in the number or the name), and how many
+    it selects in all."""
+    where: list[str] = ["1"]
+    params: list[object] = []
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    if commune:
+        where.append("commune_key = ?")
+        params.append(fold(commune))
+    if sector:
+        where.append("sector_key = ?")
+        params.append(fold(sector))
+    if text.strip():
+        where.append("(phone LIKE ? OR name LIKE ? COLLATE NOCASE)")
+        like = f"%{text.strip().replace('%', '').replace('_', '')}%"
+        params += [like.replace(" ", ""), like]
+    clause = " AND ".join(where)
+    total_row = db.one(f"SELECT COUNT(*) AS n FROM subscribers WHERE {clause}", tuple(params))
+    rows = db.query(
+        f"SELECT * FROM subscribers WHERE {clause} ORDER BY commune_key, name, phone "
+        "LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    )
+    return [subscriber_of(r) for r in rows], int(total_row["n"]) if total_row else 0
+
+
+@dataclass(frozen=True)
+class Choice:
+    label: str  # as most members spell it
+    members: int  # active members with it
+
+
+def target_choices(db: Database) -> dict[str, list[Choice]]:
+    """The communes and trades active members have: what an alert can target."""
+    found: dict[str, list[Choice]] = {}
+    for column in ("commune", "sector"):
+        rows = db.query(
+            f"SELECT {column}_key AS k, {column} AS label, COUNT(*) AS n FROM subscribers "
+            f"WHERE status = 'active' AND {column}_key != '' GROUP BY {column}_key, {column} "
+            "ORDER BY n DESC"
+        )
+        seen: dict[str, Choice] = {}
+        for r in rows:
+            key = str(r["k"])
+            if key in seen:  # another spelling of the same commune: counted, not shown
+                seen[key] = Choice(seen[key].label, seen[key].members + int(r["n"]))
+            else:
+                seen[key] = Choice(str(r["label"]), int(r["n"]))
+        found[column] = sorted(seen.values(), key=lambda c: fold(c.label))
+    return found
+
+
+@dataclass(frozen=True)
+class OptOut:
+    phone: str
+    at: float
+    source: str  # sms | cli | web...
+    name: str | None
+
+
+def optouts(db: Database) -> list[OptOut]:
+    rows = db.query(
+        "SELECT o.*, s.name FROM optouts o LEFT JOIN subscribers s ON s.phone = o.phone "
+        "ORDER BY o.at DESC"
+    )
+    return [OptOut(str(r["phone"]), float(r["at"]), str(r["source"]), r["name"]) for r in rows]

@@ -45,14 +45,17 @@ def progress(
     if alert_id is not None:
         where.append("(a.id = ? OR a.idempotency_key = ?)")
         params += [alert_id, alert_id]
+    # The newest alerts first, then only their deliveries counted: the cost follows the
+    # alerts shown, not every alert ever sent.
     sql = (
         "SELECT a.*, "
         "COUNT(d.id) AS total, "
         "SUM(d.state = 'sent') AS sent, SUM(d.state = 'failed') AS failed, "
         "SUM(d.state = 'cancelled') AS cancelled, SUM(d.report = 'delivered') AS delivered "
-        "FROM alerts a LEFT JOIN deliveries d ON d.alert_id = a.id "
-        + (f"WHERE {' AND '.join(where)} " if where else "")
-        + "GROUP BY a.id ORDER BY a.created_at DESC LIMIT ?"
+        f"FROM (SELECT * FROM alerts a WHERE {' AND '.join(where)} "
+        "ORDER BY a.created_at DESC LIMIT ?) a "
+        "LEFT JOIN deliveries d ON d.alert_id = a.id "
+        "GROUP BY a.id ORDER BY a.created_at DESC"
     )
     rows = db.query(sql, (*params, limit))
     return [
@@ -90,3 +93,17 @@ def alert_detail(db: Database, alert_id: str) -> dict[str, Any] | None:
     )
     alert["deliveries"] = [dict(d) for d in deliveries]
     return alert
+
+
+RecipientState = tuple[str, str, str | None, float | None]
+
+
+def recipient_states(db: Database, alert_id: str) -> list[RecipientState]:
+    """Each recipient of an alert as (phone, state, delivery report, sent at): what a live
+    view refreshes."""
+    rows = db.query(
+        "SELECT d.phone, d.state, d.report, d.sent_at FROM deliveries d JOIN alerts a "
+        "ON a.id = d.alert_id WHERE a.id = ? OR a.idempotency_key = ? ORDER BY d.id",
+        (alert_id, alert_id),
+    )
+    return [(r["phone"], r["state"], r["report"], r["sent_at"]) for r in rows]

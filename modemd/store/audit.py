@@ -56,11 +56,19 @@ class Entry:
 
 
 def entries(
-    db: Database, since: float | None = None, actor_prefix: str | None = None, limit: int = 0
+    db: Database,
+    since: float | None = None,
+    actor_prefix: str | None = None,
+    limit: int = 0,
+    exclude: tuple[str, ...] = (),
 ) -> list[Entry]:
-    """Oldest first; ``actor_prefix`` matches the start of the actor (``cli:``, ``sms:+33``)."""
+    """Oldest first; ``actor_prefix`` matches the start of the actor (``cli:``, ``sms:+33``);
+    ``exclude``: events left out; ``limit``: only the latest so many."""
     where: list[str] = ["1"]
     params: list[object] = []
+    if exclude:
+        where.append(f"event NOT IN ({', '.join('?' * len(exclude))})")
+        params += list(exclude)
     if since is not None:
         where.append("at >= ?")
         params.append(since)
