@@ -15,12 +15,10 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from modemd.members.registry import fold
 from modemd.operations.actor import Actor
 from modemd.operations.errors import InvalidInput, NotFound, Problem
+from modemd.operations.hashing import hasher, matches
 from modemd.phone import InvalidNumber, is_alphanumeric_or_short, normalize
 from modemd.pipeline.alerts import AlertRequest
 from modemd.pipeline.compose import CATEGORIES
@@ -31,9 +29,6 @@ PIN_RULE = re.compile(r"\d{4,12}")
 FAILURES_TO_LOCK = 3
 FAILURE_WINDOW = 3600.0  # three failures within this lock the sender...
 LOCK_SECONDS = 3600.0  # ...for this long
-# Argon2id at the parameters RFC 9106 recommends for memory-constrained machines (64 MiB,
-# 3 passes): about 0.3 s a check on a Raspberry Pi 4, once per ALERTE.
-_HASHER = PasswordHasher()
 
 
 @dataclass(frozen=True)
@@ -95,7 +90,7 @@ class Sender:
 
 
 def hash_pin(pin: str) -> str:
-    return _HASHER.hash(pin)
+    return hasher.hash(pin)
 
 
 def add_sender(db: Database, phone: str, name: str, pin: str, scope: Scope, actor: Actor) -> Sender:
@@ -200,10 +195,7 @@ def pin_matches(db: Database, sender: Sender, pin: str) -> bool:
     row = db.one("SELECT pin_hash FROM senders WHERE id = ?", (sender.id,))
     if row is None:
         return False
-    try:
-        return _HASHER.verify(str(row["pin_hash"]), pin)
-    except (VerificationError, InvalidHashError):
-        return False
+    return matches(str(row["pin_hash"]), pin)
 
 
 def count_failure(conn: sqlite3.Connection, sender: Sender, what: str, now: float) -> bool:

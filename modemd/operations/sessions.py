@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import pyotp
 
 from modemd.operations.actor import Actor
-from modemd.operations.users import User, _user, hasher, verify_password
+from modemd.operations.hashing import hasher
+from modemd.operations.users import User, _user, verify_password
 from modemd.store import audit
 from modemd.store.db import Database
 

@@ -12,11 +12,10 @@ import time
 from dataclasses import dataclass
 
 import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from modemd.operations.actor import Actor
 from modemd.operations.errors import InvalidInput, NotFound, Problem
+from modemd.operations.hashing import hasher, matches
 from modemd.store import audit
 from modemd.store.db import Database
 
@@ -25,7 +24,6 @@ ROLE_NAMES = {"operateur": "opérateur", "cci": "CCI", "admin": "administrateur"
 MIN_PASSWORD = 10
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
 
-hasher = PasswordHasher(time_cost=3, memory_cost=12288, parallelism=1)  # Argon2id
 
 
 @dataclass(frozen=True)
@@ -194,7 +192,4 @@ def set_totp(db: Database, login: str, enable: bool, actor: Actor) -> str | None
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    return matches(password_hash, password)
