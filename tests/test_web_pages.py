@@ -170,3 +170,34 @@ def test_an_alert_sent_while_the_daemon_is_stopped_goes_out_when_it_starts(
     finally:
         h.stop()
         db.close()
+
+
+def test_an_admin_registers_and_locks_an_sms_sender(console: tuple[str, Database, Config]) -> None:
+    from modemd.operations.senders import get_sender
+
+    base, db, _ = console
+    with logged_in(base, "admin") as client:
+        csrf = csrf_of(client)
+        added = client.post("/expediteurs/ajouter", data={
+            "csrf": csrf, "phone": "06 11 11 00 00", "name": "CORG <Cantal>", "pin": "739164",
+            "communes": "Aurillac, Murat",
+        })  # fmt: skip
+        assert added.status_code == 303
+        shown = client.get("/expediteurs").text
+        assert "CORG &lt;Cantal&gt;" in shown and "communes Aurillac, Murat" in shown
+        assert "739164" not in shown
+        bad = client.post("/expediteurs/ajouter", data={
+            "csrf": csrf, "phone": "06 22 22 00 00", "name": "X", "pin": "12",
+        })  # fmt: skip
+        assert bad.status_code == 400 and "4 to 12 digits" in bad.text
+        assert 'value="06 22 22 00 00"' in bad.text and 'value="12"' not in bad.text
+        client.post("/expediteurs/bloquer", data={"csrf": csrf, "phone": "+33611110000"})
+        sender = get_sender(db, "+33611110000")
+        assert sender is not None and sender.locked
+        client.post("/expediteurs/debloquer", data={"csrf": csrf, "phone": "+33611110000"})
+        client.post("/expediteurs/supprimer", data={"csrf": csrf, "phone": "+33611110000"})
+        assert get_sender(db, "+33611110000") is None
+    events = _web_events(db, "admin")
+    for event in ("sender_added", "sender_locked", "sender_unlocked", "sender_removed"):
+        assert event in events
+    assert all("739164" not in str(e.detail) for e in entries(db))

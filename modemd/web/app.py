@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from modemd.config import Config
 from modemd.store.db import Database, open_database
 from modemd.web.guard import NeedsLogin, Refused, SecurityHeaders, WebState, guard, login_url
-from modemd.web.pages import alerts, auth, dashboard, members, replies, users
+from modemd.web.pages import alerts, auth, dashboard, members, replies, senders, users
 from modemd.web.render import page
 
 # Views run in worker threads (SQLite is synchronous). A handful is plenty for a console
@@ -44,7 +44,7 @@ def create_app(config: Config, db: Database | None = None) -> FastAPI:
         dependencies=[Depends(guard)],
     )
     app.state.web = WebState(config, db if db is not None else open_database(config.state_dir))
-    for module in (auth, dashboard, alerts, members, replies, users):
+    for module in (auth, dashboard, alerts, members, replies, users, senders):
         app.include_router(module.router, include_in_schema=False)
     static = resources.files("modemd.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -35,6 +35,10 @@ DONE = {
     "retire": "Utilisateur supprimé.",
     "role": "Rôle changé.",
     "totp": "Second facteur retiré.",
+    "expediteur": "Expéditeur enregistré ; son PIN n'est gardé que sous forme d'empreinte.",
+    "bloque": "Expéditeur bloqué : ses commandes sont refusées jusqu'au déblocage.",
+    "debloque": "Expéditeur débloqué.",
+    "expediteur-retire": "Expéditeur retiré.",
 }
 
 NAV = [
@@ -45,6 +49,7 @@ NAV = [
     ("/reponses", "Réponses", frozenset({"operateur", "cci", "admin"})),
     ("/journal", "Journal", ADMINS),
     ("/utilisateurs", "Utilisateurs", ADMINS),
+    ("/expediteurs", "Expéditeurs SMS", ADMINS),
 ]
 
 

@@ -52,6 +52,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/utilisateurs/{login}/role"): ADMINS,
     ("POST", "/utilisateurs/{login}/totp"): ADMINS,
     ("POST", "/utilisateurs/{login}/totp/retirer"): ADMINS,
+    ("GET", "/expediteurs"): ADMINS,
+    ("POST", "/expediteurs/ajouter"): ADMINS,
+    ("POST", "/expediteurs/bloquer"): ADMINS,
+    ("POST", "/expediteurs/debloquer"): ADMINS,
+    ("POST", "/expediteurs/supprimer"): ADMINS,
 }
 
 
