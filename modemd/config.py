@@ -120,6 +120,7 @@ class WebConfig:
     require_totp_for: list[str] = field(default_factory=list)  # roles that need a second factor
     tls_cert: Path | None = None  # both set: the console is served over HTTPS
     tls_key: Path | None = None
+    api_rate_per_minute: int = 120  # calls an API token may make a minute (then 429)
 
 
 @dataclass(frozen=True)
@@ -365,6 +366,8 @@ def _check_web(web: WebConfig, prefix: str) -> None:
                 f"{prefix}require_totp_for[{i}]: unknown role {role!r} "
                 f"(roles: {', '.join(WEB_ROLES)})"
             )
+    if web.api_rate_per_minute < 1:
+        raise ConfigError(f"{prefix}api_rate_per_minute: at least 1 call a minute")
     if (web.tls_cert is None) != (web.tls_key is None):
         raise ConfigError(f"{prefix}tls_cert, {prefix}tls_key: give both for HTTPS, or neither")
 

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from modemd.config import Config
 from modemd.store.db import Database, open_database
+from modemd.web.api.app import PREFIX, create_api
 from modemd.web.guard import NeedsLogin, Refused, SecurityHeaders, WebState, guard, login_url
 from modemd.web.pages import alerts, auth, dashboard, members, replies, senders, users
 from modemd.web.render import page
@@ -44,6 +45,8 @@ def create_app(config: Config, db: Database | None = None) -> FastAPI:
         dependencies=[Depends(guard)],
     )
     app.state.web = WebState(config, db if db is not None else open_database(config.state_dir))
+    # The API is its own application: its tokens, not the console's sessions, guard it.
+    app.mount(PREFIX, create_api(config, app.state.web.db))
     for module in (auth, dashboard, alerts, members, replies, users, senders):
         app.include_router(module.router, include_in_schema=False)
     static = resources.files("modemd.web") / "static"
