@@ -14,6 +14,7 @@ from modemd.store.db import Database
 from modemd.web.api import alerts, members, reads
 from modemd.web.api.auth import ApiState, RateLimit, api_guard
 from modemd.web.api.problems import (
+    PREFIX,
     ApiError,
     api_error,
     bad_request,
@@ -23,7 +24,7 @@ from modemd.web.api.problems import (
     not_unicode,
 )
 
-PREFIX = "/api/v1"
+__all__ = ["PREFIX", "create_api"]
 
 
 def create_api(config: Config, db: Database) -> FastAPI:

@@ -11,8 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from modemd.operations.errors import InvalidInput, NotFound, Problem
+from modemd.web.api.rules import RULES
+
+PREFIX = "/api/v1"  # where the console mounts the API
 
 MEDIA_TYPE = "application/problem+json"
 TITLES = {
@@ -111,10 +115,23 @@ async def bad_request(request: Request, exc: Exception) -> Response:
     return problem_response(422, "; ".join(p.message for p in problems), problems)
 
 
+def allowed_methods(path: str) -> list[str]:
+    """Every method some route takes at this path (Starlette names only the first route's
+    in a 405's Allow); the rule table lists them all."""
+    relative = path.removeprefix(PREFIX) or "/"
+    matching = [(m, t) for (m, t) in RULES if compile_path(t)[0].match(relative)]
+    # A literal path (/alerts/preview) is its own resource, not one of /alerts/{alert_id}.
+    exact = [(m, t) for (m, t) in matching if t == relative]
+    return sorted({m for m, _ in exact or matching})
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     detail = "no such route in the API" if exc.status_code == 404 else str(exc.detail)
-    return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request.url.path))
+    return problem_response(exc.status_code, detail, headers=headers)
 
 
 async def not_unicode(request: Request, exc: Exception) -> Response:
@@ -129,5 +146,5 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDoc"}}},
         "description": TITLES[code],
     }
-    for code in (401, 403, 404, 422, 429)
+    for code in (400, 401, 403, 404, 422, 429)
 }
