@@ -1,0 +1,146 @@
+"""The webhooks' queue on its own, with the time given: the backoff doubles up to its
+ceiling, an event still refused 24 h after it happened is given up (and the next one goes),
+the dashboard shows an admin what was given up; a receiver that never answers costs one
+timeout per attempt; the secret is never sent."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from modemd.config import Config, ModemConfig, WebhookConfig
+from modemd.members.registry import Details
+from modemd.operations.actor import Actor
+from modemd.operations.members import add_member, unsubscribe
+from modemd.operations.webhooks import collect, head, refused, signature, webhook_health
+from modemd.service.webhooks import post
+from modemd.store.db import Database, open_database
+from modemd.web.app import create_app
+from tests.web_support import free_port, logged_in, make_users, serving
+
+SECRET = "le secret du webhook de test"
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[Config, Database, WebhookConfig]]:
+    hook = WebhookConfig(url=f"http://127.0.0.1:{free_port()}/dead", secret=SECRET,
+                         timeout="0.5s", retry_first="10s", retry_max="1h")
+    config = Config(modem=ModemConfig(port="sim://"), spool_dir=tmp_path / "spool",
+                    state_dir=tmp_path / "state", webhooks=[hook])
+    db = open_database(config.state_dir)
+    yield config, db, hook
+    db.close()
+
+
+def _two_opt_outs(config: Config, db: Database) -> None:
+    for phone in ("0611000001", "0611000002"):
+        add_member(db, phone, Details("Tabac"), Actor("system"))
+        unsubscribe(config, db, phone, Actor("system"))
+
+
+def test_backoff_doubles_to_its_ceiling_then_gives_up_after_a_day(
+    setup: tuple[Config, Database, WebhookConfig],
+) -> None:
+    config, db, hook = setup
+    collect(db, hook)  # the first look: the cursor starts here
+    _two_opt_outs(config, db)
+    collect(db, hook)
+    first = head(db, hook)
+    assert first is not None and first.type == "member.unsubscribed"
+    now, waits = first.created_at, []
+    for _ in range(12):
+        event = head(db, hook)
+        assert event is not None and event.id == first.id  # the next waits its turn
+        error = post(hook, event, now)
+        assert error is not None  # nothing listens there
+        assert not refused(db, hook, event, error, now)
+        after = head(db, hook)
+        assert after is not None
+        waits.append(after.next_attempt_at - now)
+        now = after.next_attempt_at
+    assert waits[:5] == [10, 20, 40, 80, 160] and max(waits) == 3600
+    event = head(db, hook)
+    assert event is not None
+    assert refused(db, hook, event, "HTTP 503", first.created_at + 24 * 3600)
+    following = head(db, hook)
+    assert following is not None and following.id != first.id  # the queue goes on
+    [health] = webhook_health(db)
+    assert (health.failed, health.queued) == (1, 1)
+
+
+def test_the_dashboard_shows_an_admin_the_events_given_up(
+    setup: tuple[Config, Database, WebhookConfig],
+) -> None:
+    config, db, hook = setup
+    collect(db, hook)
+    _two_opt_outs(config, db)
+    collect(db, hook)
+    event = head(db, hook)
+    assert event is not None
+    refused(db, hook, event, "HTTP 503", event.created_at + 25 * 3600)
+    make_users(db)
+    with serving(create_app(config, db)) as base:
+        with logged_in(base, "admin") as client:
+            page = client.get("/").text
+            assert hook.url in page and "HTTP 503" in page and "non remis" in page
+        with logged_in(base, "operateur") as client:
+            assert hook.url not in client.get("/").text
+
+
+def test_a_receiver_that_never_answers_costs_one_timeout(
+    setup: tuple[Config, Database, WebhookConfig],
+) -> None:
+    config, db, _ = setup
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never answers
+    port = silent.getsockname()[1]
+    slow = WebhookConfig(url=f"http://127.0.0.1:{port}/", secret=SECRET, timeout="0.5s")
+    collect(db, slow)
+    _two_opt_outs(config, db)
+    collect(db, slow)
+    event = head(db, slow)
+    assert event is not None
+    started = time.monotonic()
+    error = post(slow, event, time.time())
+    assert error is not None and 0.4 < time.monotonic() - started < 3
+    silent.close()
+
+
+def test_the_signature_covers_time_and_body_and_the_secret_is_never_sent(
+    setup: tuple[Config, Database, WebhookConfig],
+) -> None:
+    config, db, _ = setup
+    got: list[tuple[str, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((str(self.headers), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    hook = WebhookConfig(url=f"http://127.0.0.1:{server.server_address[1]}/", secret=SECRET)
+    collect(db, hook)
+    _two_opt_outs(config, db)
+    collect(db, hook)
+    event = head(db, hook)
+    assert event is not None
+    assert post(hook, event, 1_800_000_000) is None
+    server.server_close()
+    [(headers, body)] = got
+    assert body == event.body
+    assert f"Modemd-Signature: {signature(SECRET, body, 1_800_000_000)}" in headers
+    assert SECRET not in headers and SECRET.encode() not in body
+    assert hook.secret not in repr(hook)  # nor in a log line that prints the settings
