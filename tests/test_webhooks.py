@@ -5,12 +5,14 @@ timeout per attempt; the secret is never sent."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,3 +146,17 @@ def test_the_signature_covers_time_and_body_and_the_secret_is_never_sent(
     assert f"Modemd-Signature: {signature(SECRET, body, 1_800_000_000)}" in headers
     assert SECRET not in headers and SECRET.encode() not in body
     assert hook.secret not in repr(hook)  # nor in a log line that prints the settings
+
+
+def test_the_readme_s_receiver_check_accepts_our_signature_and_nothing_else() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", readme[readme.index("### Webhooks"):], re.S)
+    assert code is not None and len(code.group(1).strip().splitlines()) <= 11
+    found: dict[str, Any] = {}
+    exec(code.group(1), found)
+    verify = found["verify"]
+    body, now = b'{"id": "evt_a1", "type": "alert.accepted"}', int(time.time())
+    assert verify(SECRET, signature(SECRET, body, now), body)
+    assert not verify("another secret entirely", signature(SECRET, body, now), body)
+    assert not verify(SECRET, signature(SECRET, body, now), body + b" ")
+    assert not verify(SECRET, signature(SECRET, body, now - 3600), body)  # a replay
