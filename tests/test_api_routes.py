@@ -5,6 +5,7 @@ here, and is refused to every token. Also the rate limit, and the OpenAPI docume
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +17,12 @@ from fastapi.routing import APIRoute
 from modemd.config import Config, ModemConfig, WebConfig
 from modemd.operations.actor import Actor
 from modemd.operations.tokens import SCOPES, add_token, revoke_token
+from modemd.store.audit import entries
 from modemd.store.db import open_database
 from modemd.web.api.app import PREFIX, create_api
 from modemd.web.api.rules import RULES, rule_for
 from modemd.web.app import create_app
-from tests.web_support import serving
+from tests.web_support import csrf_of, logged_in, make_users, serving
 
 SAMPLE = {"alert_id": "no-such-alert", "phone": "0612345678"}
 SYSTEM = Actor("system")
@@ -154,3 +156,31 @@ def test_the_openapi_document_describes_the_api_alone(served: Served) -> None:
     assert "/alerts" in paths and "/members/{phone}" in paths and "/status" in paths
     assert not [p for p in paths if "alertes" in p or "membres" in p or "connexion" in p]
     assert "text/csv" in doc["paths"]["/members/import"]["post"]["requestBody"]["content"]
+
+
+def test_an_admin_makes_and_revokes_a_token_in_the_console(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    db = open_database(config.state_dir)
+    make_users(db)
+    with serving(create_app(config, db)) as base, logged_in(base, "admin") as console:
+        made = console.post("/jetons/ajouter", data={
+            "csrf": csrf_of(console), "name": "crm-cci", "scope": ["members:read", "status:read"],
+        })
+        assert made.status_code == 200, made.text
+        found = re.search(r"<code>(mdm_[\w-]+)</code>", made.text)
+        assert found, made.text
+        secret = found.group(1)
+        assert secret not in console.get("/jetons").text  # shown once
+        with httpx.Client(base_url=base + PREFIX,
+                          headers={"Authorization": f"Bearer {secret}"}) as client:
+            assert client.get("/members").status_code == 200
+            assert client.get("/alerts").status_code == 403
+            revoked = console.post("/jetons/revoquer",
+                                   data={"csrf": csrf_of(console), "name": "crm-cci"})
+            assert revoked.status_code == 303
+            assert client.get("/members").status_code == 401
+        listing = console.get("/jetons").text
+        assert "crm-cci" in listing and "révoqué" in listing
+        trail = [e.event for e in entries(db) if e.actor == "web:admin"]
+        assert "token_added" in trail and "token_revoked" in trail
+    db.close()

@@ -39,6 +39,7 @@ DONE = {
     "bloque": "Expéditeur bloqué : ses commandes sont refusées jusqu'au déblocage.",
     "debloque": "Expéditeur débloqué.",
     "expediteur-retire": "Expéditeur retiré.",
+    "jeton-revoque": "Jeton révoqué : il n'ouvre plus rien.",
 }
 
 NAV = [
@@ -50,6 +51,7 @@ NAV = [
     ("/journal", "Journal", ADMINS),
     ("/utilisateurs", "Utilisateurs", ADMINS),
     ("/expediteurs", "Expéditeurs SMS", ADMINS),
+    ("/jetons", "Jetons API", ADMINS),
 ]
 
 
