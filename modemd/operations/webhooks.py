@@ -33,6 +33,7 @@ FROM_AUDIT: dict[str, tuple[str, ...]] = {
     "expired": ("alert.completed",),
     "sent": ("delivery.updated", "alert.progress"),
     "failed": ("delivery.updated", "alert.progress"),
+    "report": ("delivery.updated",),  # a delivery report: delivered, or failed after all
     "member_unsubscribed": ("member.unsubscribed",),
     "member_requested": ("member.join_requested",),
     "problem_opened": ("problem.opened",),
@@ -84,7 +85,10 @@ def _audit_events(conn: sqlite3.Connection, r: sqlite3.Row) -> list[Made]:
         if r["phone"]:
             data["phone"] = r["phone"]
         if name == "delivery.updated":
-            data["state"] = r["event"]
+            if r["event"] == "report":
+                data["report"] = detail.get("report")
+            else:
+                data["state"] = r["event"]
             if "error" in detail:
                 data["error"] = detail["error"]
         elif name in ("alert.progress", "alert.completed"):
