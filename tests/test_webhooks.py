@@ -16,11 +16,19 @@ from typing import Any
 
 import pytest
 
-from modemd.config import Config, ModemConfig, WebhookConfig
+from modemd.config import Config, ConfigError, ModemConfig, WebhookConfig, parse_config
 from modemd.members.registry import Details
 from modemd.operations.actor import Actor
 from modemd.operations.members import add_member, unsubscribe
-from modemd.operations.webhooks import collect, head, refused, signature, webhook_health
+from modemd.operations.webhooks import (
+    collect,
+    delivered,
+    head,
+    refused,
+    signature,
+    webhook_health,
+)
+from modemd.service.retention import purge
 from modemd.service.webhooks import post
 from modemd.store.db import Database, open_database
 from modemd.web.app import create_app
@@ -160,3 +168,46 @@ def test_the_readme_s_receiver_check_accepts_our_signature_and_nothing_else() ->
     assert not verify("another secret entirely", signature(SECRET, body, now), body)
     assert not verify(SECRET, signature(SECRET, body, now), body + b" ")
     assert not verify(SECRET, signature(SECRET, body, now - 3600), body)  # a replay
+
+
+@pytest.mark.parametrize(
+    ("hook", "message"),
+    [
+        ({"url": "ftp://x", "secret": "s" * 20}, "webhooks[0].url: an http:// or https:// URL"),
+        ({"url": "http://x", "secret": "court"}, "webhooks[0].secret: at least 16 characters"),
+        ({"url": "http://x", "secret": "s" * 20, "events": ["alert.sent"]},
+         "webhooks[0].events[0]: unknown event 'alert.sent'"),
+        ({"url": "http://x", "secret": "s" * 20, "retry_first": "soon"},
+         "webhooks[0].retry_first: 'soon' is not a duration"),
+    ],
+)
+def test_a_bad_webhook_setting_names_its_key_and_never_the_secret(
+    hook: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"webhooks": [hook]})
+    assert message in str(caught.value)
+    assert "court" not in str(caught.value)
+    twice = {"url": "http://x/", "secret": "s" * 20}
+    with pytest.raises(ConfigError, match="given twice"):
+        parse_config({"webhooks": [twice, twice]})
+
+
+def test_a_webhook_gets_only_its_events_and_old_ones_are_purged(
+    setup: tuple[Config, Database, WebhookConfig],
+) -> None:
+    config, db, _ = setup
+    picky = WebhookConfig(url="http://127.0.0.1:9/", secret=SECRET,
+                          events=["member.unsubscribed"])
+    collect(db, picky)
+    _two_opt_outs(config, db)
+    collect(db, picky)
+    kinds = {r["type"] for r in db.query("SELECT type FROM webhook_events")}
+    assert kinds == {"member.unsubscribed"}
+    event = head(db, picky)
+    assert event is not None
+    delivered(db, event, now=1.0)  # long ago
+    purge(db, config.spool_dir / "incoming", config.retention)
+    left = head(db, picky)
+    assert left is not None and left.id != event.id  # the second, still queued, is kept
+    assert [r["id"] for r in db.query("SELECT id FROM webhook_events")] == [left.id]
