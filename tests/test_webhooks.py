@@ -5,6 +5,7 @@ timeout per attempt; the secret is never sent."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -28,6 +29,8 @@ from modemd.operations.webhooks import (
     signature,
     webhook_health,
 )
+from modemd.pipeline.outbox import Outbox
+from modemd.service.notices import Notices
 from modemd.service.retention import purge
 from modemd.service.webhooks import post
 from modemd.store.db import Database, open_database
@@ -211,3 +214,17 @@ def test_a_webhook_gets_only_its_events_and_old_ones_are_purged(
     left = head(db, picky)
     assert left is not None and left.id != event.id  # the second, still queued, is kept
     assert [r["id"] for r in db.query("SELECT id FROM webhook_events")] == [left.id]
+
+
+def test_a_problem_told_to_the_operators_is_told_to_webhooks_when_it_opens_and_closes(
+    setup: tuple[Config, Database, WebhookConfig],
+) -> None:
+    _, db, hook = setup
+    collect(db, hook)
+    notices = Notices(db, Outbox(db), ["+33612345678"], notify_after=0.0)
+    notices.condition("modem_gone", True, "le modem ne répond plus", immediate=True)
+    notices.condition("modem_gone", False, "le modem ne répond plus")
+    collect(db, hook)
+    rows = db.query("SELECT type, body FROM webhook_events ORDER BY id")
+    assert [r["type"] for r in rows] == ["problem.opened", "problem.closed"]
+    assert json.loads(rows[0]["body"])["data"]["problem"] == "modem_gone"
