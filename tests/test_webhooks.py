@@ -21,6 +21,7 @@ from modemd.config import Config, ConfigError, ModemConfig, WebhookConfig, parse
 from modemd.members.registry import Details
 from modemd.operations.actor import Actor
 from modemd.operations.members import add_member, unsubscribe
+from modemd.operations.status import status
 from modemd.operations.webhooks import (
     collect,
     delivered,
@@ -97,6 +98,8 @@ def test_the_dashboard_shows_an_admin_the_events_given_up(
     event = head(db, hook)
     assert event is not None
     refused(db, hook, event, "HTTP 503", event.created_at + 25 * 3600)
+    shown = status(config, db).as_dict()["webhooks"]
+    assert shown == [{"queued": 1, "failed": 1, "last_error": "HTTP 503"}]
     make_users(db)
     with serving(create_app(config, db)) as base:
         with logged_in(base, "admin") as client:
