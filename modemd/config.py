@@ -407,6 +407,11 @@ def _check_web(web: WebConfig, prefix: str) -> None:
         raise ConfigError(f"{prefix}tls_cert, {prefix}tls_key: give both for HTTPS, or neither")
 
 
+def check_webhook(hook: WebhookConfig, prefix: str = "webhook.") -> None:
+    """A webhook's settings, whether from the file or the console (ConfigError)."""
+    _check_webhook(hook, prefix)
+
+
 def _check_webhook(hook: WebhookConfig, prefix: str) -> None:
     where = prefix.rstrip(".")
     if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", hook.url):

@@ -5,6 +5,7 @@ timeout per attempt; the secret is never sent."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import socket
@@ -33,10 +34,12 @@ from modemd.operations.webhooks import (
 from modemd.pipeline.outbox import Outbox
 from modemd.service.notices import Notices
 from modemd.service.retention import purge
-from modemd.service.webhooks import post
+from modemd.service.webhooks import WebhookPool, post
+from modemd.store.audit import entries
 from modemd.store.db import Database, open_database
 from modemd.web.app import create_app
-from tests.web_support import free_port, logged_in, make_users, serving
+from tests.web_support import csrf_of, free_port, logged_in, make_users, serving, wait_until
+from tests.webhook_support import Receiver
 
 SECRET = "le secret du webhook de test"
 
@@ -231,3 +234,47 @@ def test_a_problem_told_to_the_operators_is_told_to_webhooks_when_it_opens_and_c
     rows = db.query("SELECT type, body FROM webhook_events ORDER BY id")
     assert [r["type"] for r in rows] == ["problem.opened", "problem.closed"]
     assert json.loads(rows[0]["body"])["data"]["problem"] == "modem_gone"
+
+
+def test_a_webhook_added_in_the_console_is_served_by_the_daemon_s_senders(
+    setup: tuple[Config, Database, WebhookConfig],
+) -> None:
+    config, db, _ = setup
+    config = dataclasses.replace(config, webhooks=[])
+    make_users(db)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    pool = WebhookPool(config)
+    pool.RELOOK = 0.1  # type: ignore[misc]
+    pool.start()
+    try:
+        with serving(create_app(config, db)) as base, logged_in(base, "admin") as console:
+            refused_form = console.post("/webhooks/ajouter",
+                                        data={"csrf": csrf_of(console), "url": "ftp://x"})
+            assert refused_form.status_code == 400 and "http://" in refused_form.text
+            made = console.post("/webhooks/ajouter", data={
+                "csrf": csrf_of(console), "url": url, "event": ["member.unsubscribed"],
+            })
+            assert made.status_code == 200, made.text
+            found = re.search(r"<code>([\w-]{40,})</code>", made.text)
+            assert found, made.text
+            secret = found.group(1)
+            assert secret not in console.get("/webhooks").text  # shown once
+            receiver = Receiver(secret, port)
+            receiver.start()
+            try:
+                wait_until(lambda: db.one("SELECT 1 FROM webhook_cursors WHERE webhook = ?",
+                                          (url,)) is not None, 10, "the sender's first look")
+                _two_opt_outs(config, db)
+                wait_until(lambda: len(receiver.of("member.unsubscribed")) == 2, 10, "events")
+                assert receiver.bad == []
+                gone = console.post("/webhooks/supprimer",
+                                    data={"csrf": csrf_of(console), "url": url})
+                assert gone.status_code == 303
+                wait_until(lambda: url not in pool.senders, 10, "the sender to stop")
+            finally:
+                receiver.stop()
+    finally:
+        pool.stop()
+    trail = [e.event for e in entries(db) if e.actor == "web:admin"]
+    assert "webhook_added" in trail and "webhook_removed" in trail

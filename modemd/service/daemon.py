@@ -38,7 +38,7 @@ from modemd.service.metrics import Metrics
 from modemd.service.notices import Notices
 from modemd.service.retention import purge
 from modemd.service.supervisor import BUSY_TICK, Supervisor, quiet_scheduler_log
-from modemd.service.webhooks import WebhookSender, start_webhooks, stop_webhooks
+from modemd.service.webhooks import WebhookPool
 from modemd.sms.parts import Composition
 from modemd.sms_commands.desk import SmsDesk
 from modemd.store.db import Database, open_database
@@ -65,7 +65,7 @@ class Daemon:
         self._unmatched: list[tuple[float, Receipt]] = []
         self._state_lock = StateLock(config.state_dir)
         self._audit_seen: int | None = None  # audit entries the log has been told about
-        self.webhooks: list[WebhookSender] = []
+        self.webhooks: WebhookPool | None = None
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -177,7 +177,8 @@ class Daemon:
         self.wake_listener.start()
         self.watcher.start()
         self.scheduler.start()
-        self.webhooks = start_webhooks(cfg)
+        self.webhooks = WebhookPool(cfg)
+        self.webhooks.start()
         if cfg.metrics.listen:
             try:
                 self.metrics.serve(cfg.metrics.listen)
@@ -213,7 +214,8 @@ class Daemon:
         log.info("stopping: finishing the part in flight")
         sdnotify.notify("STOPPING=1")
         self.scheduler.shutdown(wait=False)
-        stop_webhooks(self.webhooks)
+        if self.webhooks is not None:
+            self.webhooks.stop()
         self.metrics.stop()
         self.watcher.stop()
         self.wake_listener.stop()

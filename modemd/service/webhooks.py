@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Callable
 
 from modemd.config import Config, WebhookConfig, parse_duration
+from modemd.operations.webhook_settings import all_webhooks
 from modemd.operations.webhooks import (
     SIGNATURE_HEADER,
     Pending,
@@ -105,16 +106,46 @@ class WebhookSender(threading.Thread):
             return
 
 
-def start_webhooks(config: Config) -> list[WebhookSender]:
-    senders = [WebhookSender(config, hook) for hook in config.webhooks]
-    for sender in senders:
-        sender.start()
-    return senders
+class WebhookPool(threading.Thread):
+    """A sender per webhook, the configuration file's and the console's: every ``RELOOK``
+    seconds, one added in the console is started and one removed there is stopped."""
 
+    RELOOK = 5.0
 
-def stop_webhooks(senders: list[WebhookSender]) -> None:
-    for sender in senders:
-        sender.stopping.set()
-    deadline = time.monotonic() + 2.0  # an attempt in flight ends at its own timeout anyway
-    for sender in senders:
-        sender.join(max(0.0, deadline - time.monotonic()))
+    def __init__(self, config: Config) -> None:
+        super().__init__(name="webhooks", daemon=True)
+        self.config = config
+        self.senders: dict[str, WebhookSender] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        db = open_database(self.config.state_dir)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self._reconcile(db)
+                except Exception:
+                    log.exception("webhooks: cannot read the console's webhooks")
+                self.stopping.wait(self.RELOOK)
+        finally:
+            db.close()
+
+    def _reconcile(self, db: Database) -> None:
+        wanted = {w.hook.url: w.hook for w in all_webhooks(self.config, db)}
+        for url in [u for u in self.senders if u not in wanted]:
+            self.senders.pop(url).stopping.set()
+            log.info("webhook %s removed", url)
+        for url, hook in wanted.items():
+            if url not in self.senders and not self.stopping.is_set():
+                self.senders[url] = WebhookSender(self.config, hook)
+                self.senders[url].start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(2.0)
+        senders = list(self.senders.values())
+        for sender in senders:
+            sender.stopping.set()
+        deadline = time.monotonic() + 2.0  # an attempt in flight ends at its own timeout
+        for sender in senders:
+            sender.join(max(0.0, deadline - time.monotonic()))

@@ -50,3 +50,13 @@ CREATE TABLE webhook_events (
     UNIQUE (webhook, event_id)
 );
 CREATE INDEX webhook_events_queue ON webhook_events (webhook, state, id);
+
+-- Webhooks an admin added in the console (beside those of the configuration file). The
+-- secret is an HMAC key, needed as it is to sign: kept, never shown again nor logged.
+CREATE TABLE webhooks (
+    url             TEXT PRIMARY KEY,
+    secret          TEXT NOT NULL,
+    events          TEXT NOT NULL DEFAULT '[]',    -- JSON list; empty: every event
+    created_at      REAL NOT NULL,
+    created_by      TEXT NOT NULL
+);

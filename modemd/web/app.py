@@ -21,7 +21,17 @@ from modemd.store.db import Database, open_database
 from modemd.web.api.app import PREFIX, create_api
 from modemd.web.api.problems import problem_response
 from modemd.web.guard import NeedsLogin, Refused, SecurityHeaders, WebState, guard, login_url
-from modemd.web.pages import alerts, auth, dashboard, members, replies, senders, tokens, users
+from modemd.web.pages import (
+    alerts,
+    auth,
+    dashboard,
+    members,
+    replies,
+    senders,
+    tokens,
+    users,
+    webhooks,
+)
 from modemd.web.render import page
 
 # Views run in worker threads (SQLite is synchronous). A handful is plenty for a console
@@ -48,7 +58,7 @@ def create_app(config: Config, db: Database | None = None) -> FastAPI:
     app.state.web = WebState(config, db if db is not None else open_database(config.state_dir))
     # The API is its own application: its tokens, not the console's sessions, guard it.
     app.mount(PREFIX, create_api(config, app.state.web.db))
-    for module in (auth, dashboard, alerts, members, replies, users, senders, tokens):
+    for module in (auth, dashboard, alerts, members, replies, users, senders, tokens, webhooks):
         app.include_router(module.router, include_in_schema=False)
     static = resources.files("modemd.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

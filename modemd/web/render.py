@@ -40,6 +40,7 @@ DONE = {
     "debloque": "Expéditeur débloqué.",
     "expediteur-retire": "Expéditeur retiré.",
     "jeton-revoque": "Jeton révoqué : il n'ouvre plus rien.",
+    "webhook-retire": "Webhook retiré : il n'est plus prévenu.",
 }
 
 NAV = [
@@ -52,6 +53,7 @@ NAV = [
     ("/utilisateurs", "Utilisateurs", ADMINS),
     ("/expediteurs", "Expéditeurs SMS", ADMINS),
     ("/jetons", "Jetons API", ADMINS),
+    ("/webhooks", "Webhooks", ADMINS),
 ]
 
 

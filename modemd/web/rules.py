@@ -60,6 +60,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/jetons"): ADMINS,
     ("POST", "/jetons/ajouter"): ADMINS,
     ("POST", "/jetons/revoquer"): ADMINS,
+    ("GET", "/webhooks"): ADMINS,
+    ("POST", "/webhooks/ajouter"): ADMINS,
+    ("POST", "/webhooks/supprimer"): ADMINS,
 }
 
 
