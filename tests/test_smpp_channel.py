@@ -1,0 +1,188 @@
+"""The SMPP channel against an SMS centre modemd did not write (smpp34's server, scripted by
+``modemd.testing_smsc``), through the real daemon, pool, dispatcher and outbox.
+
+Every recipient is served exactly once except what was in doubt; throttling answers slow the
+link without failing anyone; an invalid number fails that recipient only; receipts give
+"X of Y delivered"; a STOP received on the link unsubscribes and cancels what was queued,
+and its confirmation leaves on the link; a cut link is bound again and the fan-out goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from modemd.cli.alerts import alert_show
+from modemd.config import ConfigError, parse_config
+from modemd.testing_smsc import ACCEPT, HOLD, Submitted, TestSmsc
+from tests.smpp_support import (
+    add_members,
+    alert_done,
+    drop_alert,
+    make_config,
+    smpp_channel,
+    start,
+    states,
+    wait_for,
+)
+
+
+@pytest.fixture
+def smsc() -> TestSmsc:
+    server = TestSmsc().start()
+    yield server  # type: ignore[misc]
+    server.stop()
+
+
+def smpp_yaml(**extra: object) -> dict[str, object]:
+    entry = {
+        "name": "agg",
+        "kind": "smpp",
+        "host": "smpp.example.net",
+        "system_id": "cci82",
+        "password": "hunter2",
+        "source_addr": "ALERTECOM",
+        **extra,
+    }
+    return {"channels": [{"name": "usb", "port": "sim://"}, entry]}
+
+
+def test_config_channels_generalise_modems() -> None:
+    cfg = parse_config({**smpp_yaml(), "alerts": {"reply_number": "38100"}})
+    usb, agg = cfg.pool()
+    assert (usb.kind, agg.kind, agg.use, agg.tcp_port, agg.window) == (
+        "modem",
+        "smpp",
+        "primary",
+        2775,
+        10,
+    )
+    assert "hunter2" not in repr(agg)  # never in a log line that shows the settings
+    # A phone cannot answer ALERTECOM: without a reply number, no start.
+    with pytest.raises(ConfigError, match=r"channels\[1\].source_addr.*reply_number"):
+        parse_config(smpp_yaml())
+    parse_config(smpp_yaml(source_addr="38100"))  # a short code can be answered
+    with pytest.raises(ConfigError, match=r"channels\[0\].host: only for kind: smpp"):
+        parse_config({"channels": [{"name": "usb", "port": "sim://", "host": "x"}]})
+    with pytest.raises(ConfigError, match=r"channels\[1\].use: must be one of"):
+        parse_config(smpp_yaml(use="sometimes", source_addr="38100"))
+    with pytest.raises(ConfigError, match=r"channels\[1\].port: a TCP port"):
+        parse_config(smpp_yaml(port="/dev/ttyUSB0", source_addr="38100"))
+    # `modems:` keeps working, and may say how each modem is used.
+    old = parse_config(
+        {"modems": [{"name": "a", "port": "sim://"}, {"name": "b", "port": "x", "use": "backup"}]}
+    )
+    assert [m.use for m in old.pool()] == ["primary", "backup"]
+
+
+def test_fan_out_throttled_refused_and_receipts(
+    tmp_path: Path,
+    smsc: TestSmsc,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    cfg = make_config(tmp_path, [smpp_channel(smsc.port)])
+    phones = add_members(cfg, 12)
+    invalid, undelivered, expired = phones[3], phones[5], phones[8]
+    throttled = {"left": 6}
+
+    def decide(s: Submitted) -> str | int:
+        if s.destination == invalid.lstrip("+"):
+            return 0x0B  # ESME_RINVDSTADR: never
+        if throttled["left"] > 0:
+            throttled["left"] -= 1
+            return 0x58  # ESME_RTHROTTLED: later
+        return ACCEPT
+
+    smsc.decide = decide
+    smsc.receipt = lambda s: {
+        undelivered.lstrip("+"): "UNDELIV",
+        expired.lstrip("+"): "EXPIRED",
+    }.get(s.destination, "DELIVRD")
+    daemon = start(cfg)
+    try:
+        drop_alert(cfg)
+        assert wait_for(lambda: alert_done(cfg)), states(cfg)
+        served = Counter(smsc.messages_to())
+        assert served == Counter(p.lstrip("+") for p in phones if p != invalid)
+        assert states(cfg) == {"sent": 11, "failed": 1}
+        assert smsc.submits[0].status == 0x58  # the throttling was really met
+
+        def all_receipted() -> bool:
+            assert daemon.db is not None
+            row = daemon.db.one(
+                "SELECT COUNT(*) AS n FROM deliveries WHERE state = 'sent' "
+                "AND report IS NOT 'delivered' AND report IS NOT 'failed'"
+            )
+            return row is not None and row["n"] == 0
+
+        assert wait_for(all_receipted), "receipts did not all arrive"
+        assert daemon.db is not None
+        alert_id = daemon.db.one("SELECT id FROM alerts")["id"]  # type: ignore[index]
+        assert alert_show(cfg, alert_id, as_json=False) == 0
+        out = capsys.readouterr().out
+        assert "receipts: 9 of 11 delivered, 2 not delivered, 0 awaiting a receipt" in out
+        assert f"{invalid}" in out and "invalid destination address" in out
+        status = json.dumps(daemon.status_snapshot())
+        assert '"kind": "smpp"' in status
+    finally:
+        daemon.stop()
+    # The password is never logged, not even in a PDU's hex dump.
+    assert "s3cret-pass" not in caplog.text and b"s3cret-pass".hex() not in caplog.text
+
+
+def test_stop_on_the_link_unsubscribes_and_cancels_queued(tmp_path: Path, smsc: TestSmsc) -> None:
+    cfg = make_config(tmp_path, [smpp_channel(smsc.port, throughput=10.0, window=2)])
+    phones = add_members(cfg, 20)
+    leaver = phones[-1]  # queued last: still waiting when the STOP comes
+    daemon = start(cfg)
+    try:
+        drop_alert(cfg)
+        assert wait_for(lambda: len(smsc.accepted()) >= 2)
+        assert smsc.mo(leaver, "Stop merci") == 0  # acknowledged on the link
+        assert wait_for(lambda: alert_done(cfg), timeout=60), states(cfg)
+        to_leaver = [s for s in smsc.accepted() if s.destination == leaver.lstrip("+")]
+        # One SMS only: the confirmation, sent back on the link that received the STOP.
+        assert len(to_leaver) == 1 and b"vous ne recevrez plus" in to_leaver[0].short_message
+        assert states(cfg) == {"sent": 20, "cancelled": 1}  # 19 served + the reply; 1 left out
+        assert daemon.registry.get(leaver).status == "unsubscribed"  # type: ignore[union-attr]
+    finally:
+        daemon.stop()
+
+
+def test_a_cut_link_is_bound_again_and_in_doubt_goes_once_more(
+    tmp_path: Path, smsc: TestSmsc, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = make_config(tmp_path, [smpp_channel(smsc.port, throughput=50.0, window=3)])
+    phones = add_members(cfg, 20)
+    seen = {"n": 0}
+
+    def decide(s: Submitted) -> str | int:
+        seen["n"] += 1
+        if seen["n"] in (7, 8):
+            return HOLD  # never answered...
+        return ACCEPT
+
+    smsc.decide = decide
+    daemon = start(cfg)
+    try:
+        drop_alert(cfg)
+        assert wait_for(lambda: seen["n"] >= 8)
+        smsc.cut()  # ...and the link cut under them, mid-window
+        assert wait_for(lambda: smsc.binds >= 2), "not bound again"
+        assert wait_for(lambda: alert_done(cfg), timeout=40), states(cfg)
+        served = Counter(smsc.messages_to())
+        assert set(served) == {p.lstrip("+") for p in phones}
+        # Every recipient once, except what was in doubt: at most the window's parts again.
+        extra = sum(served.values()) - len(phones)
+        assert 0 <= extra <= 3
+        assert states(cfg) == {"sent": 20}
+        assert daemon.pool.first.channel.status().facts["binds"] >= 2
+        assert "in doubt" in caplog.text  # the held submits were sent again
+    finally:
+        daemon.stop()
