@@ -74,6 +74,9 @@ class TestSmsc:
         self.decide: Callable[[Submitted], Decision] = lambda _s: ACCEPT
         self.receipt: Callable[[Submitted], str | None] = lambda _s: None
         self.submits: list[Submitted] = []
+        # Seconds before each accepted submit is answered: what the SMS centre has taken but
+        # modemd has not heard of yet (a kill then leaves it in doubt). Recorded at once.
+        self.answer_delay = 0.0
         self.sessions: dict[str, smpp34.Esme] = {}
         self.binds = 0
         self._held: list[Any] = []
@@ -94,10 +97,14 @@ class TestSmsc:
         return self
 
     def stop(self) -> None:
+        """Stop listening and drop every link (again: nothing)."""
+        if self._loop.is_closed():
+            return
         if self._loop.is_running():
             asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
 
     def __enter__(self) -> TestSmsc:
         return self.start()
@@ -107,8 +114,11 @@ class TestSmsc:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._loop.create_task(self._main())
+        main = self._loop.create_task(self._main())
         self._loop.run_forever()
+        main.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            self._loop.run_until_complete(main)
 
     async def _main(self) -> None:
         self._server = smpp34.Server(host="127.0.0.1", port=self._inner, system_id=self.system_id)
@@ -182,7 +192,10 @@ class TestSmsc:
             return
         if decision == ACCEPT:
             message_id = f"{next(self._ids):08X}"
-            event.accept(message_id=message_id)
+            if self.answer_delay:
+                self._loop.call_later(self.answer_delay, self._late_accept, event, message_id)
+            else:
+                event.accept(message_id=message_id)
             submitted = Submitted(**{**submitted.__dict__, "message_id": message_id})
             with self._lock:
                 self.submits.append(submitted)
@@ -195,6 +208,11 @@ class TestSmsc:
         event.reject(int(decision))
         with self._lock:
             self.submits.append(Submitted(**{**submitted.__dict__, "status": int(decision)}))
+
+    @staticmethod
+    def _late_accept(event: Any, message_id: str) -> None:
+        with contextlib.suppress(smpp34.SmppError, OSError, RuntimeError):
+            event.accept(message_id=message_id)  # the link may be gone by now
 
     async def _send_receipt(self, session: Any, submitted: Submitted, stat: str) -> None:
         assert submitted.message_id is not None
