@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
@@ -34,3 +36,11 @@ def test_inbound_and_pool_benches_run() -> None:
     pool = load("bench_pool")
     efficiency, served = pool.run_pool(2, 0.02, 6, None, 0.0)
     assert served == 6 and efficiency > 0
+
+
+def test_channels_bench_runs() -> None:
+    pytest.importorskip("smpp34", reason="the test SMSC needs the smpp34 package")
+    channels = load("bench_channels")
+    result = channels.run(20, 1, 0.02, "overflow", 100.0)
+    assert result["smpp"] + result["modems"] >= 20 and result["sims_over"] == 0
+    assert channels.worst_second([0.0, 0.5, 0.99, 1.0, 1.5]) == 3

@@ -39,9 +39,7 @@ def modem_channel(sim: PtySimulator, use: str) -> ChannelConfig:
 
 def modem_messages(sim: PtySimulator) -> list[str]:
     return [
-        s.recipient
-        for s in sim.sent()
-        if s.concat is None or s.concat.sequence == s.concat.total
+        s.recipient for s in sim.sent() if s.concat is None or s.concat.sequence == s.concat.total
     ]
 
 
@@ -64,8 +62,8 @@ def test_smpp_down_the_backup_modem_carries_the_urgent_alert(
         smpp = daemon.pool.members["smpp"].channel
         assert wait_for(lambda: not smpp.ready)
         drop_alert(cfg, "second.yaml")
-        assert wait_for(lambda: sorted(modem_messages(sim)) == sorted(phones), timeout=30), (
-            states(cfg)
+        assert wait_for(lambda: sorted(modem_messages(sim)) == sorted(phones), timeout=30), states(
+            cfg
         )
         assert wait_for(lambda: states(cfg) == {"sent": 10})
     finally:

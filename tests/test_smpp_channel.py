@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from modemd.cli.alerts import alert_show
+from modemd.cli.doctor import run_doctor
+from modemd.cli.status import status
 from modemd.config import ConfigError, parse_config
 from modemd.testing_smsc import ACCEPT, HOLD, Submitted, TestSmsc
 from tests.smpp_support import (
@@ -184,5 +186,38 @@ def test_a_cut_link_is_bound_again_and_in_doubt_goes_once_more(
         assert states(cfg) == {"sent": 20}
         assert daemon.pool.first.channel.status().facts["binds"] >= 2
         assert "in doubt" in caplog.text  # the held submits were sent again
+    finally:
+        daemon.stop()
+
+
+def test_status_metrics_and_doctor_show_the_link(
+    tmp_path: Path, smsc: TestSmsc, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = make_config(tmp_path, [smpp_channel(smsc.port, window=3, throughput=40.0)])
+    daemon = start(cfg)
+    try:
+        daemon.publish_status()
+        assert status(cfg, as_json=False, watch=False) == 0
+        out = capsys.readouterr().out
+        assert f"smpp smpp: bound to 127.0.0.1:{smsc.port} as modemd" in out
+        assert "window 0/3 in use, 0/s of 40/s allowed, 0 receipt(s) awaited" in out
+        metrics = daemon.metrics.exposition().decode()
+        assert 'modemd_channel_up{channel="smpp",kind="smpp",use="primary"} 1.0' in metrics
+        assert 'modemd_smpp_throughput_allowed{channel="smpp"} 40.0' in metrics
+        assert 'modemd_smpp_window_in_use{channel="smpp"} 0.0' in metrics
+        checks = run_doctor(cfg)
+        assert [(c.name, c.result) for c in checks] == [
+            ("SMS centre", "ok"),
+            ("bind", "ok"),
+            ("sender", "warning"),  # ALERTECOM: phones cannot answer it
+        ]
+        smsc.stop()  # the link drops and cannot be bound again: status says so
+        assert wait_for(lambda: not daemon.pool.first.channel.ready)
+        daemon.publish_status()
+        status(cfg, as_json=False, watch=False)
+        assert "smpp smpp: NOT bound (lost)" in capsys.readouterr().out
+        failed = run_doctor(cfg)
+        assert (failed[0].name, failed[0].result) == ("SMS centre", "FAILED")
+        assert "cannot reach" in failed[0].detail and failed[0].advice
     finally:
         daemon.stop()

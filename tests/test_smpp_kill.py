@@ -3,9 +3,10 @@ sends bounded by the kills.
 
 The daemon runs as its own process, as in production; the SMS centre (smpp34's server, in
 this process) outlives it and records every submit it took, at once, though it answers
-50 ms later: a kill in between leaves a part the network has and the daemon does not know. With a window of W submits
-awaiting their answer, a kill may leave up to W of them unanswered in the daemon's records:
-each is in doubt and goes again at most once, so the extra parts are at most W per kill.
+50 ms later: a kill in between leaves a part the network has and the daemon does not know.
+With a window of W submits awaiting their answer, a kill may leave up to W of them
+unanswered in the daemon's records: each is in doubt and goes again at most once, so the
+extra parts are at most W per kill.
 """
 
 from __future__ import annotations

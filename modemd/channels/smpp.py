@@ -98,38 +98,38 @@ def addressing(addr: str) -> tuple[int, int, str]:
 
 
 class RateGate:
-    """Never more than ``per_second`` submits in any second: each waits its turn, spaced
-    evenly (a hair slower than the contract, so the SMS centre never counts one too many)."""
+    """Never more than ``per_second`` submits in any second. Each waits its turn right
+    before it is written (under the link's write lock, so turns are taken one at a time),
+    spaced from the previous write as it really happened: a sender that woke late does not
+    bunch with the next. A hair slower than the contract, so the SMS centre never counts one
+    too many."""
 
     MARGIN = 1.01
 
     def __init__(self, per_second: float) -> None:
         self.spacing = self.MARGIN / per_second
-        self._next = 0.0
+        self._last = -1e9
+        self._hold = 0.0
         self._lock = threading.Lock()
         self._times: list[float] = []
 
     def hold(self, seconds: float) -> None:
         """The SMS centre said "throttled": nobody submits for this long."""
         with self._lock:
-            self._next = max(self._next, time.monotonic() + seconds)
+            self._hold = max(self._hold, time.monotonic() + seconds)
 
-    def wait(self, stop: threading.Event) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            at = max(now, self._next)
-            self._next = at + self.spacing
+    def turn(self, stop: threading.Event) -> bool:
+        """Wait for the next turn; False if stopping meanwhile."""
         while not stop.is_set():
-            left = at - time.monotonic()
-            if left <= 0:
-                self._note(at)
-                return True
-            stop.wait(left)
+            with self._lock:
+                now = time.monotonic()
+                at = max(self._last + self.spacing, self._hold)
+                if now >= at:
+                    self._last = now
+                    self._times = [t for t in self._times if t > now - 1.0] + [now]
+                    return True
+            stop.wait(at - now)
         return False
-
-    def _note(self, at: float) -> None:
-        with self._lock:
-            self._times = [t for t in self._times if t > at - 1.0] + [at]
 
     def last_second(self) -> int:
         now = time.monotonic()
@@ -313,16 +313,19 @@ class SmppChannel(Channel):
         link = self._link
         if link is None or not self.ready:
             raise Offline("SMPP link not bound", LINK_DOWN_PAUSE)
-        if not self.gate.wait(self._stop):
-            raise NotSent("stopping")
         try:
-            answer = link.submit(**{k: v for k, v in piece.items() if v is not None})
+            answer = link.submit(
+                {k: v for k, v in piece.items() if v is not None},
+                turn=lambda: self.gate.turn(self._stop),
+            )
         except LinkDown as exc:
             if str(exc) == "not bound":
                 raise Offline("SMPP link not bound", LINK_DOWN_PAUSE) from None
             raise Doubt(f"SMPP {exc}") from None
         except TimeoutError as exc:
             raise Doubt(f"SMPP: {exc}") from None
+        if answer is None:
+            raise NotSent("stopping")
         if answer.status == 0:
             message_id = answer.message_id or ""
             with self._sent_lock:

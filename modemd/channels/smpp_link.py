@@ -156,13 +156,18 @@ class SmppLink:
         self._lost("closed")
 
     # -------------------------------------------------------------------------- sending
-    def submit(self, **fields: Any) -> Answer:
-        """Write one submit_sm and wait for its answer. ``LinkDown`` if the link is down
-        before the write (nothing left) — ``TimeoutError`` or ``LinkDown`` from
-        ``wait`` after it (it may have left)."""
+    def submit(self, fields: dict[str, Any], turn: Callable[[], bool]) -> Answer | None:
+        """Write one submit_sm when ``turn`` allows (the throughput; False: stopping, and
+        None is returned, nothing written) and wait for its answer. ``LinkDown("not
+        bound")`` if the link is down before the write (nothing left); ``TimeoutError`` or
+        another ``LinkDown`` after it (it may have left)."""
         if not self.alive:
             raise LinkDown("not bound")
         with self._write:
+            if not turn():
+                return None
+            if not self.alive:
+                raise LinkDown("not bound")
             pdu = smpp.make_pdu("submit_sm", client=self._client, **fields)
             waiter = _Waiter()
             with self._waiters_lock:
