@@ -355,6 +355,11 @@ def _check(obj: Any, prefix: str) -> Any:
                 )
     if isinstance(obj, ModemConfig) and not re.fullmatch(r"[\w.-]{1,32}", obj.name):
         raise ConfigError(f"{prefix}name: letters, digits, '.', '_' or '-', got {obj.name!r}")
+    if isinstance(obj, RoutingConfig):
+        try:
+            parse_duration(obj.overflow_after)
+        except ValueError as exc:
+            raise ConfigError(f"{prefix}overflow_after: {exc}") from None
     if isinstance(obj, HealthConfig):
         for name in ("check_interval", "notify_after"):
             try:

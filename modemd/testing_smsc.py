@@ -172,6 +172,16 @@ class TestSmsc:
         for writer in relays:
             writer.transport.abort()
 
+    def unbind(self) -> None:
+        """Ask every bound ESME to unbind, as an SMS centre going down for upkeep does."""
+
+        async def unbind_all() -> None:
+            for session in list(self.sessions.values()):
+                with contextlib.suppress(smpp34.SmppError, OSError, RuntimeError):
+                    await session.unbind()
+
+        asyncio.run_coroutine_threadsafe(unbind_all(), self._loop).result(15)
+
     # ------------------------------------------------------------------------- submits
     async def _on_submit(self, event: Any) -> None:
         submitted = Submitted(

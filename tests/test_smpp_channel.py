@@ -19,9 +19,11 @@ import pytest
 from modemd.cli.alerts import alert_show
 from modemd.cli.doctor import run_doctor
 from modemd.cli.status import status
-from modemd.config import ConfigError, parse_config
+from modemd.config import AlertsConfig, ConfigError, parse_config
+from modemd.pipeline.compose import AlertText, compose_alert
 from modemd.testing_smsc import ACCEPT, HOLD, Submitted, TestSmsc
 from tests.smpp_support import (
+    MESSAGE,
     add_members,
     alert_done,
     drop_alert,
@@ -221,3 +223,38 @@ def test_status_metrics_and_doctor_show_the_link(
         assert "cannot reach" in failed[0].detail and failed[0].advice
     finally:
         daemon.stop()
+
+
+def test_an_unbind_from_the_sms_centre_is_answered_and_bound_again(
+    tmp_path: Path, smsc: TestSmsc
+) -> None:
+    cfg = make_config(tmp_path, [smpp_channel(smsc.port)])
+    phones = add_members(cfg, 3)
+    daemon = start(cfg)
+    try:
+        smsc.unbind()
+        assert wait_for(lambda: smsc.binds >= 2), "not bound again after the unbind"
+        drop_alert(cfg)
+        assert wait_for(lambda: alert_done(cfg)), states(cfg)
+        assert sorted(smsc.messages_to()) == sorted(p.lstrip("+") for p in phones)
+    finally:
+        daemon.stop()
+
+
+def test_ucs2_parts_carry_the_whole_text_with_a_udh(tmp_path: Path, smsc: TestSmsc) -> None:
+    alerts = AlertsConfig(reply_number="38100", encoding="ucs2")
+    cfg = make_config(tmp_path, [smpp_channel(smsc.port)], alerts=alerts)
+    add_members(cfg, 1)
+    daemon = start(cfg)
+    try:
+        drop_alert(cfg)
+        assert wait_for(lambda: alert_done(cfg)), states(cfg)
+    finally:
+        daemon.stop()
+    parts = smsc.accepted()
+    expected = compose_alert(AlertText(MESSAGE, "vol_ruse"), alerts)
+    assert len(parts) == expected.part_count > 1
+    assert {p.data_coding for p in parts} == {8} and all(p.esm_class & 0x40 for p in parts)
+    assert [p.concat[2] for p in parts if p.concat] == list(range(1, len(parts) + 1))
+    text = "".join(p.short_message[1 + p.short_message[0] :].decode("utf-16-be") for p in parts)
+    assert text == expected.text
