@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -67,8 +68,9 @@ class TestSmsc:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, system_id: str = "SMSC") -> None:
+    def __init__(self, system_id: str = "SMSC", tls: ssl.SSLContext | None = None) -> None:
         self.port = free_port()
+        self.tls = tls  # the relay speaks TLS to modemd with this context
         self._inner = free_port()
         self.system_id = system_id
         self.decide: Callable[[Submitted], Decision] = lambda _s: ACCEPT
@@ -123,7 +125,9 @@ class TestSmsc:
     async def _main(self) -> None:
         self._server = smpp34.Server(host="127.0.0.1", port=self._inner, system_id=self.system_id)
         await self._server.start()
-        self._relay = await asyncio.start_server(self._relay_one, "127.0.0.1", self.port)
+        self._relay = await asyncio.start_server(
+            self._relay_one, "127.0.0.1", self.port, ssl=self.tls
+        )
         self._ready.set()
         while True:
             event = await self._server.next()

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import ssl
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -19,8 +23,9 @@ import pytest
 from modemd.cli.alerts import alert_show
 from modemd.cli.doctor import run_doctor
 from modemd.cli.status import status
-from modemd.config import AlertsConfig, ConfigError, parse_config
+from modemd.config import AlertsConfig, Config, ConfigError, parse_config
 from modemd.pipeline.compose import AlertText, compose_alert
+from modemd.service.daemon import Daemon
 from modemd.testing_smsc import ACCEPT, HOLD, Submitted, TestSmsc
 from tests.smpp_support import (
     MESSAGE,
@@ -53,6 +58,13 @@ def smpp_yaml(**extra: object) -> dict[str, object]:
         **extra,
     }
     return {"channels": [{"name": "usb", "port": "sim://"}, entry]}
+
+
+def start_daemon(cfg: Config) -> Daemon:
+    """Started without waiting for the link (it may never come up)."""
+    daemon = Daemon(cfg)
+    daemon.start()
+    return daemon
 
 
 def test_config_channels_generalise_modems() -> None:
@@ -258,3 +270,42 @@ def test_ucs2_parts_carry_the_whole_text_with_a_udh(tmp_path: Path, smsc: TestSm
     assert [p.concat[2] for p in parts if p.concat] == list(range(1, len(parts) + 1))
     text = "".join(p.short_message[1 + p.short_message[0] :].decode("utf-16-be") for p in parts)
     assert text == expected.text
+
+
+def test_a_tls_link_checks_the_certificate_and_sends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("openssl is needed to make the test certificate")
+        pytest.skip("openssl is needed to make the test certificate")
+    cert, key = tmp_path / "smsc.pem", tmp_path / "smsc.key"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with TestSmsc(tls=context) as smsc:
+        cfg = make_config(tmp_path, [smpp_channel(smsc.port, tls=True)])
+        phones = add_members(cfg, 2)
+        # Not trusted: the link is refused, nothing is sent.
+        untrusted = start_daemon(cfg)
+        try:
+            channel = untrusted.pool.first.channel
+            assert wait_for(lambda: "certificate" in channel.status().detail.lower())
+            assert not channel.ready and smsc.binds == 0
+        finally:
+            untrusted.stop()
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the SMS centre's CA, trusted
+        daemon = start(cfg)
+        try:
+            drop_alert(cfg)
+            assert wait_for(lambda: alert_done(cfg)), states(cfg)
+            assert sorted(smsc.messages_to()) == sorted(p.lstrip("+") for p in phones)
+        finally:
+            daemon.stop()

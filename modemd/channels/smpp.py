@@ -332,7 +332,8 @@ class SmppChannel(Channel):
                 self._sent[message_id] = time.time()
                 while len(self._sent) > KNOWN_IDS:
                     self._sent.popitem(last=False)
-                self._receipts["pending"] += 1
+                if self.settings.delivery_reports:
+                    self._receipts["pending"] += 1
             return message_id or None
         status = answer.status
         if status in RETRY_LATER:

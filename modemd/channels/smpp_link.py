@@ -57,18 +57,6 @@ def text_of(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-class _HostChecked:
-    """smpplib wraps its socket with ``ssl_context.wrap_socket(sock)``: this context names
-    the host, so the SMS centre's certificate is checked against it."""
-
-    def __init__(self, host: str) -> None:
-        self.host = host
-        self.context = ssl.create_default_context()
-
-    def wrap_socket(self, sock: socket.socket) -> ssl.SSLSocket:
-        return self.context.wrap_socket(sock, server_hostname=self.host)
-
-
 class _Waiter:
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -92,7 +80,7 @@ class SmppLink:
         on_deliver: Callable[[Any], int],
         on_lost: Callable[[str], None],
     ) -> None:
-        self.host, self.port = host, port
+        self.host, self.port, self.tls = host, port, tls
         self._bind_args = {
             "system_id": system_id,
             "password": password,
@@ -103,7 +91,6 @@ class SmppLink:
             host,
             port,
             timeout=response_timeout,
-            ssl_context=_HostChecked(host) if tls else None,
             logger_name=WIRE_LOG,
             allow_unknown_opt_params=True,
         )
@@ -123,8 +110,12 @@ class SmppLink:
     def open(self) -> None:
         """Connect and bind as a transceiver; raise ``LinkDown`` with the reason."""
         try:
-            self._client.connect()
+            self._connect()
             self._client.bind_transceiver(**self._bind_args)
+        except ssl.SSLError as exc:
+            self._drop()
+            why = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+            raise LinkDown(f"TLS with {self.host}:{self.port} refused: {why}") from None
         except PDUError as exc:
             self._drop()
             raise LinkDown(f"bind refused: {exc.args[0]}") from None
@@ -135,6 +126,18 @@ class SmppLink:
         self._heard = time.monotonic()
         self._reader = threading.Thread(target=self._read_loop, name="smpp-reader", daemon=True)
         self._reader.start()
+
+    def _connect(self) -> None:
+        """The TCP connection (and TLS, the certificate checked against the host), made
+        here rather than by smpplib so that a refusal keeps its reason."""
+        sock: socket.socket = socket.create_connection(
+            (self.host, self.port), timeout=self.response_timeout
+        )
+        if self.tls:
+            context = ssl.create_default_context()
+            sock = context.wrap_socket(sock, server_hostname=self.host)
+        self._client._socket = sock
+        self._client.state = consts.SMPP_CLIENT_STATE_OPEN
 
     @property
     def alive(self) -> bool:
