@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 RESPONSE_TIMEOUT = 10.0  # seconds a submit waits for its answer before it is in doubt
 REBIND_FIRST, REBIND_MAX = 1.0, 60.0  # backoff between binds after a lost link
+STEADY = 30.0  # a link up this long was healthy: the backoff starts over
 LINK_DOWN_PAUSE = 2.0  # a sender finding the link down tries again after this
 KNOWN_IDS = 200_000  # message ids remembered for receipts (a day of a busy link)
 
@@ -163,7 +164,7 @@ class SmppChannel(Channel):
         self._thread: threading.Thread | None = None
         self._state, self._detail, self._since = "starting", "", time.time()
         self._binds = 0
-        # message id -> (recipient, time it was accepted): receipts name the id only.
+        # message id -> when it was accepted: receipts name the id only.
         self._sent: OrderedDict[str, float] = OrderedDict()
         self._sent_lock = threading.Lock()
         self._receipts = {"delivered": 0, "failed": 0, "pending": 0}
@@ -231,13 +232,17 @@ class SmppChannel(Channel):
                 continue
             self._link = link
             self._binds += 1
-            delay = REBIND_FIRST
+            bound_at = time.monotonic()
             self._bound.set()
             self._set("ready", "bound as transceiver")
             self._lost.wait()
             self._bound.clear()
+            # A link that held a while is bound again at once; one that keeps dropping
+            # right after its bind waits longer each time, like a refused bind.
+            delay = REBIND_FIRST if time.monotonic() - bound_at > STEADY else delay
             if not self._stop.is_set():
-                self._stop.wait(REBIND_FIRST * random.uniform(0.5, 1.5))
+                self._stop.wait(delay * random.uniform(0.5, 1.5))
+                delay = min(REBIND_MAX, delay * 2)
 
     def _on_lost(self, reason: str) -> None:
         self._bound.clear()

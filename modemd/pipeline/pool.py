@@ -4,8 +4,9 @@ each SIM or contract within its own plan.
 Every sending channel has its own dispatcher threads pulling from the shared outbox (as many
 as the channel has lanes: a modem one, an SMPP link its window); the pool
 decides which deliveries a channel may take. By its ``use``: primary channels share the
-queue; an overflow channel joins for urgent alerts when the primary channels' expected time
-exceeds ``routing.overflow_after``; a backup channel sends only while no primary can.
+queue; an overflow channel joins an urgent alert (to its end) when the primary channels'
+expected time exceeds ``routing.overflow_after``; a backup channel sends only while no
+primary can.
 
 A recipient already counted in one SIM's distinct-recipient window stays on that SIM while
 it can take them (so capped plans reach more members), a half-sent long message stays on
@@ -72,6 +73,7 @@ class Pool:
         self.clock = clock
         self.overflow_after = parse_duration(config.routing.overflow_after)
         self._overflow: tuple[float, bool] = (-1.0, False)  # (decided at, overflow needed)
+        self._overflowing: set[str] = set()  # urgent alerts the overflow channels joined
         self.members: dict[str, Member] = {}
         now = clock()
         single = len(config.pool()) == 1
@@ -178,7 +180,16 @@ class Pool:
             return True
         if use == "backup":
             return not any(m.usable for m in self._primaries())
-        return job.priority <= 0 and self.overflow_needed()
+        if job.priority > 0:
+            return False  # normal alerts wait for the primary channels
+        if job.alert_id in self._overflowing:
+            return True
+        if self.overflow_needed():
+            # Joined for this alert, to its end: leaving once the rest would fit in
+            # `overflow_after` would keep the last recipients waiting while the link idles.
+            self._overflowing.add(job.alert_id)
+            return True
+        return False
 
     def overflow_needed(self) -> bool:
         """The urgent work queued would take the primary channels longer than
@@ -192,6 +203,8 @@ class Pool:
             needed = True
         else:
             unsent, parts = self.outbox.urgent_unsent()
+            if not unsent:
+                self._overflowing.clear()  # every urgent alert served: decide afresh
             sims = [(m.throttle, self._part_seconds(m)) for m in primaries]
             needed = unsent > 0 and pool_estimate(sims, self.clock(), unsent, parts) > (
                 self.overflow_after
