@@ -23,6 +23,7 @@ from typing import Any
 
 import smpp34
 
+RECEIPTED_MESSAGE_ID, MESSAGE_STATE = 0x001E, 0x0427  # TLV tags (SMPP 3.4 section 5.3.2)
 ACCEPT = "accept"
 HOLD = "hold"  # never answered: the submit is in doubt for modemd
 Decision = str | int  # ACCEPT, HOLD, or a command_status to refuse with
@@ -75,6 +76,7 @@ class TestSmsc:
         self.system_id = system_id
         self.decide: Callable[[Submitted], Decision] = lambda _s: ACCEPT
         self.receipt: Callable[[Submitted], str | None] = lambda _s: None
+        self.receipt_tlvs = False
         self.submits: list[Submitted] = []
         # Seconds before each accepted submit is answered: what the SMS centre has taken but
         # modemd has not heard of yet (a kill then leaves it in doubt). Recorded at once.
@@ -229,12 +231,24 @@ class TestSmsc:
             event.accept(message_id=message_id)  # the link may be gone by now
 
     async def _send_receipt(self, session: Any, submitted: Submitted, stat: str) -> None:
+        """In the 3.3 text form by default; ``receipt_tlvs``: with no text, the id in the
+        ``receipted_message_id`` TLV written in decimal (as some SMS centres do, having
+        answered the submit in hex) and the fate in ``message_state``."""
         assert submitted.message_id is not None
         stamp = time.strftime("%y%m%d%H%M")
         text = (
             f"id:{submitted.message_id} sub:001 dlvrd:{int(stat == 'DELIVRD'):03d} "
             f"submit date:{stamp} done date:{stamp} stat:{stat} err:000 text:"
-        )
+        ).encode()
+        tlvs: list[smpp34.Tlv] = []
+        if self.receipt_tlvs:
+            decimal = str(int(submitted.message_id, 16)).encode() + b"\0"
+            state = {"DELIVRD": 2, "EXPIRED": 3, "UNDELIV": 5, "REJECTD": 8}.get(stat, 7)
+            tlvs = [
+                smpp34.Tlv(RECEIPTED_MESSAGE_ID, decimal),
+                smpp34.Tlv(MESSAGE_STATE, bytes([state])),
+            ]
+            text = b""
         # The link gone, an SMS centre would try later; ours forgets.
         with contextlib.suppress(smpp34.SmppError, OSError, RuntimeError):
             await session.deliver_sm(
@@ -243,25 +257,35 @@ class TestSmsc:
                 source_addr_ton=1,
                 source_addr_npi=1,
                 esm_class=0x04,
-                short_message=text.encode(),
+                short_message=text,
+                tlvs=tlvs,
             )
 
     # ---------------------------------------------------------------------- from phones
-    def mo(self, sender: str, text: str, to: str = "38100") -> int:
-        """An SMS from a phone (``+336...``) to our number, on the first bound session;
-        the command_status modemd answered with."""
+    def mo(self, sender: str, text: str, to: str = "38100", parts: int = 1) -> int:
+        """An SMS from a phone (``+336...``) to our number, on the first bound session, in
+        ``parts`` parts joined by a UDH; the command_status modemd answered the last with."""
+        size = -(-len(text) // parts)
+        pieces = [text[i : i + size] for i in range(0, len(text), size)]
 
         async def send() -> int:
             session = next(iter(self.sessions.values()))
-            resp = await session.deliver_sm(
-                source_addr=sender.lstrip("+"),
-                destination_addr=to,
-                source_addr_ton=1 if sender.startswith("+") else 0,
-                source_addr_npi=1,
-                data_coding=0,
-                short_message=text.encode("ascii"),  # plain ASCII is GSM-7 too
-            )
-            return int(resp.command_status)
+            status = 0
+            for seq, piece in enumerate(pieces, start=1):
+                body = piece.encode("ascii")  # plain ASCII is GSM-7 too
+                if len(pieces) > 1:
+                    body = bytes([5, 0, 3, 0x2A, len(pieces), seq]) + body
+                resp = await session.deliver_sm(
+                    source_addr=sender.lstrip("+"),
+                    destination_addr=to,
+                    source_addr_ton=1 if sender.startswith("+") else 0,
+                    source_addr_npi=1,
+                    esm_class=0x40 if len(pieces) > 1 else 0,
+                    data_coding=0,
+                    short_message=body,
+                )
+                status = int(resp.command_status)
+            return status
 
         return asyncio.run_coroutine_threadsafe(send(), self._loop).result(15)
 

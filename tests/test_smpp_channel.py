@@ -309,3 +309,35 @@ def test_a_tls_link_checks_the_certificate_and_sends(
             assert sorted(smsc.messages_to()) == sorted(p.lstrip("+") for p in phones)
         finally:
             daemon.stop()
+
+
+def test_receipts_in_tlvs_with_decimal_ids_and_a_long_sms_from_a_phone(
+    tmp_path: Path, smsc: TestSmsc
+) -> None:
+    cfg = make_config(tmp_path, [smpp_channel(smsc.port)])
+    phones = add_members(cfg, 4)
+    smsc.receipt_tlvs = True  # no text: receipted_message_id (in decimal) and message_state
+    smsc.receipt = lambda s: "UNDELIV" if s.destination == phones[0].lstrip("+") else "DELIVRD"
+    daemon = start(cfg)
+    try:
+        drop_alert(cfg)
+        assert wait_for(lambda: alert_done(cfg)), states(cfg)
+        assert daemon.db is not None
+
+        def reports() -> list[str]:
+            assert daemon.db is not None
+            rows = daemon.db.query("SELECT report FROM deliveries ORDER BY id")
+            return [str(r["report"]) for r in rows]
+
+        want = ["failed", "delivered", "delivered", "delivered"]
+        assert wait_for(lambda: reports() == want), reports()
+        # A join request in three parts, joined before it is read.
+        shop = "+33655501234"
+        details = "ADHESION Boulangerie du Marche, 4 place de la Halle, Montech, tel fixe 0563"
+        assert smsc.mo(shop, details, parts=3) == 0
+        assert wait_for(lambda: daemon.registry.get(shop) is not None)
+        member = daemon.registry.get(shop)
+        assert member is not None and member.status == "pending"
+        assert "Boulangerie du Marche" in (member.name + member.commune + str(member))
+    finally:
+        daemon.stop()

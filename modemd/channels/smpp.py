@@ -14,12 +14,10 @@ modem's part in flight, and goes again at most once.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -40,6 +38,7 @@ from modemd.channels.base import (
 )
 from modemd.channels.smpp_inbound import MoJoiner, read_deliver
 from modemd.channels.smpp_link import ESME_RX_T_APPN, LinkDown, SmppLink
+from modemd.channels.smpp_receipts import ReceiptMatcher
 from modemd.config import ChannelConfig, is_alphanumeric_sender, parse_duration
 from modemd.sms.gsm7 import encode_septets
 from modemd.sms.parts import Encoding, split
@@ -50,7 +49,6 @@ RESPONSE_TIMEOUT = 10.0  # seconds a submit waits for its answer before it is in
 REBIND_FIRST, REBIND_MAX = 1.0, 60.0  # backoff between binds after a lost link
 STEADY = 30.0  # a link up this long was healthy: the backoff starts over
 LINK_DOWN_PAUSE = 2.0  # a sender finding the link down tries again after this
-KNOWN_IDS = 200_000  # message ids remembered for receipts (a day of a busy link)
 
 # command_status values (SMPP 3.4 section 5.1.3) that say "not now" and how long to wait:
 # the SMS centre is busy, not the message at fault; nothing is counted against it.
@@ -164,10 +162,7 @@ class SmppChannel(Channel):
         self._thread: threading.Thread | None = None
         self._state, self._detail, self._since = "starting", "", time.time()
         self._binds = 0
-        # message id -> when it was accepted: receipts name the id only.
-        self._sent: OrderedDict[str, float] = OrderedDict()
-        self._sent_lock = threading.Lock()
-        self._receipts = {"delivered": 0, "failed": 0, "pending": 0}
+        self.receipts = ReceiptMatcher(self._receipt, counting=settings.delivery_reports)
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -222,6 +217,8 @@ class SmppChannel(Channel):
                 response_timeout=RESPONSE_TIMEOUT,
                 on_deliver=self._deliver,
                 on_lost=self._on_lost,
+                on_accepted=self.receipts.accepted,
+                on_idle=self.receipts.tick,
             )
             try:
                 link.open()
@@ -254,8 +251,7 @@ class SmppChannel(Channel):
     def status(self) -> ChannelStatus:
         link = self._link
         bound = self.ready
-        with self._sent_lock:
-            receipts = dict(self._receipts)
+        receipts = self.receipts.snapshot()
         facts: dict[str, Any] = {
             "system_id": self.settings.system_id,  # never the password
             "source_addr": self.settings.source_addr,
@@ -332,14 +328,7 @@ class SmppChannel(Channel):
         if answer is None:
             raise NotSent("stopping")
         if answer.status == 0:
-            message_id = answer.message_id or ""
-            with self._sent_lock:
-                self._sent[message_id] = time.time()
-                while len(self._sent) > KNOWN_IDS:
-                    self._sent.popitem(last=False)
-                if self.settings.delivery_reports:
-                    self._receipts["pending"] += 1
-            return message_id or None
+            return answer.message_id or None
         status = answer.status
         if status in RETRY_LATER:
             reason, after = RETRY_LATER[status]
@@ -353,19 +342,15 @@ class SmppChannel(Channel):
         raise NotSent(f"refused by the SMS centre (command_status 0x{status:02X})")
 
     # -------------------------------------------------------------------------- inbound
+    def _receipt(self, message_id: str, sender: str, state: str, submitted_at: float) -> None:
+        self.on_receipt(Receipt(self.name, message_id, sender, state, submitted_at))
+
     def _deliver(self, pdu: Any) -> int:
         """A deliver_sm: a receipt for something we sent, or an SMS from a phone. Returns
         the status of our deliver_sm_resp (0, or "try later" when it cannot be kept now)."""
         item = read_deliver(pdu)
         if item.receipt is not None:
-            message_id, state = item.receipt
-            # An id we sent before a restart is not in memory: the send log still knows it.
-            known, at = self._submitted_at(message_id) or (message_id, time.time())
-            with self._sent_lock:
-                self._receipts[state] += 1
-                if state != "pending":
-                    self._receipts["pending"] = max(0, self._receipts["pending"] - 1)
-            self.on_receipt(Receipt(self.name, known, item.sender, state, at))
+            self.receipts.receipt(item.receipt[0], item.sender, item.receipt[1])
             return 0
         message = self.joiner.add(self.name, item)
         if message is None:
@@ -377,20 +362,6 @@ class SmppChannel(Channel):
             self.joiner.forget(message)
             return ESME_RX_T_APPN
         return 0
-
-    def _submitted_at(self, message_id: str) -> tuple[str, float] | None:
-        """The id as we recorded it and when. SMS centres often give the id in hex in the
-        submit_sm_resp and in decimal in the receipt's text (or the other way round)."""
-        candidates = [message_id]
-        with contextlib.suppress(ValueError):
-            candidates += [f"{int(message_id, 16):d}", f"{int(message_id):x}"]
-        with self._sent_lock:
-            for candidate in candidates:
-                for form in (candidate, candidate.upper(), candidate.lower()):
-                    at = self._sent.get(form)
-                    if at is not None:
-                        return form, at
-        return None
 
 
 def _encode(text: str, encoding: Encoding) -> bytes:

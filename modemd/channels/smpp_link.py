@@ -79,6 +79,8 @@ class SmppLink:
         response_timeout: float,
         on_deliver: Callable[[Any], int],
         on_lost: Callable[[str], None],
+        on_accepted: Callable[[str], None] = lambda message_id: None,
+        on_idle: Callable[[], None] = lambda: None,
     ) -> None:
         self.host, self.port, self.tls = host, port, tls
         self._bind_args = {
@@ -98,6 +100,10 @@ class SmppLink:
         self.response_timeout = response_timeout
         self.on_deliver = on_deliver
         self.on_lost = on_lost
+        # Told of each accepted id by the reader, before it reads on: a receipt that follows
+        # at once then finds the id already known.
+        self.on_accepted = on_accepted
+        self.on_idle = on_idle  # called when the link has been quiet for READ_POLL
         self._write = threading.Lock()
         self._waiters: dict[int, _Waiter] = {}
         self._waiters_lock = threading.Lock()
@@ -204,6 +210,7 @@ class SmppLink:
             while not self._dead.is_set():
                 if not self._readable(READ_POLL):
                     self._keep_alive()
+                    self.on_idle()
                     continue
                 pdu = self._client.read_pdu()
                 self._heard, self._asked = time.monotonic(), None
@@ -237,6 +244,8 @@ class SmppLink:
                 if command == "generic_nack" and status == 0:
                     status = consts.SMPP_ESME_RUNKNOWNERR
                 message_id = text_of(getattr(pdu, "message_id", None)) or None
+                if status == 0 and message_id:
+                    self.on_accepted(message_id)
                 waiter.answer = Answer(status, message_id)
                 waiter.done.set()
         elif command == "deliver_sm":
