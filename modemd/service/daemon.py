@@ -447,6 +447,8 @@ class Daemon:
         return {
             "name": member.name,
             "role": member.config.role,
+            "use": member.config.use,
+            "facts": facts if st.kind == "smpp" else {},  # a link's window, throughput...
             "modem": {
                 "name": member.name,
                 "kind": st.kind,
