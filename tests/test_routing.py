@@ -96,3 +96,27 @@ def test_an_urgent_alert_too_long_for_the_modems_brings_the_overflow_link_in(
         assert by_smpp + by_modem == Counter(urgent)  # ...each recipient once
     finally:
         daemon.stop()
+
+
+def test_the_check_counts_the_channels_that_will_carry_the_alert(tmp_path: Path) -> None:
+    """--check (and the console's preview) times an alert on the primary channels; for an
+    urgent one they would be slow on, with the overflow link too; never on a backup."""
+    from modemd.config import LimitsConfig
+    from modemd.operations.alerts import alert_from_mapping, check_alert
+    from modemd.store.db import open_database
+
+    modem = ChannelConfig(name="usb", port="/dev/null", limits=LimitsConfig(per_minute=10))
+    backup = ChannelConfig(name="spare", port="/dev/null", use="backup")
+    link = smpp_channel(2775, use="overflow", throughput=50.0)
+    config = make_config(tmp_path, [modem, backup, link], routing=RoutingConfig("5m"))
+    add_members(config, 100)
+    db = open_database(config.state_dir)
+    normal = check_alert(
+        config, db, alert_from_mapping({"message": "Faux billets", "priority": "normal"}, config)
+    )
+    assert normal.pace.seconds >= 9 * 60  # 100 at 10 a minute on the modem alone
+    assert [p[0].per_minute for p in normal.plans] == [10]
+    urgent = check_alert(
+        config, db, alert_from_mapping({"message": "Braquage", "priority": "urgent"}, config)
+    )
+    assert urgent.pace.seconds < 5 * 60 and len(urgent.plans) == 2
