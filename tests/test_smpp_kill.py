@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -25,6 +22,7 @@ from modemd.pipeline.compose import AlertText, compose_alert
 from modemd.sms.gsm7 import decode_septets
 from modemd.testing_smsc import TestSmsc
 from tests.smpp_support import add_members, make_config
+from tests.trial_support import alert_state, start_daemon
 
 MEMBERS = 200
 KILLS = 6
@@ -32,27 +30,6 @@ WINDOW = 4
 MESSAGE = (
     "Vol par ruse à la boulangerie de Montech : 600 € pris dans la caisse par un faux livreur."
 )
-
-
-def start_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as stderr:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "modemd", "run", "--config", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-
-
-def alert_state(state_dir: Path) -> str | None:
-    conn = sqlite3.connect(state_dir / "modemd.db", timeout=10)
-    try:
-        row = conn.execute("SELECT state FROM alerts WHERE kind = 'alert'").fetchone()
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        conn.close()
-    return row[0] if row else None
 
 
 def test_repeated_kill_9_on_the_smpp_path_loses_nothing(tmp_path: Path) -> None:
