@@ -62,6 +62,38 @@ class ModemConfig(ModemSettings):
     name: str = "modem"  # how logs, status and the send log call this modem (pool: unique)
     role: str = "both"  # send | receive | both; inbound SMS are read from every modem anyway
     limits: LimitsConfig | None = None  # this SIM's plan; none: the top-level `limits`
+    kind: str = "modem"  # modem | smpp (an SMPP link is a `channels:` entry)
+    # primary: shares the queue; overflow: joins when the primary channels would take longer
+    # than `routing.overflow_after` for an urgent alert; backup: sends only while no primary can.
+    use: str = "primary"
+
+
+SMPP_DEFAULT_PORT = "2775"
+
+
+@dataclass(frozen=True)
+class ChannelConfig(ModemConfig):
+    """A `channels:` entry: a modem (the keys of `modems:`) or an SMPP link to an SMS centre
+    (the keys below, which a modem leaves alone)."""
+
+    host: str = ""
+    tls: bool = False
+    system_id: str = ""
+    password: str | None = field(default=None, repr=False)  # never logged, never shown
+    system_type: str = ""
+    source_addr: str = ""  # a number, a short code, or an alphanumeric sender (ALERTECOM)
+    throughput: float = 10.0  # submits per second the contract allows: never exceeded
+    window: int = 10  # submits awaiting their answer at once
+    enquire_link: str = "30s"  # a link silent this long is asked whether it is alive
+
+    @property
+    def tcp_port(self) -> int:
+        return int(self.port) if self.port.isdigit() else int(SMPP_DEFAULT_PORT)
+
+
+def is_alphanumeric_sender(source_addr: str) -> bool:
+    """A sender name such as ALERTECOM (a phone cannot answer it), not a number or code."""
+    return not re.fullmatch(r"\+?\d+", source_addr)
 
 
 @dataclass(frozen=True)
@@ -105,6 +137,13 @@ class HealthConfig:
     check_interval: str = "30s"  # signal, registration and SIM checked this often
     notify_after: str = "3m"  # a problem lasting this long is told to the operators, once
     self_test: str | None = None  # "HH:MM": a daily test SMS to the first operator number
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    # An urgent alert the primary channels would take longer than this to send brings the
+    # overflow channels in.
+    overflow_after: str = "5m"
 
 
 @dataclass(frozen=True)
@@ -154,6 +193,7 @@ class WebhookConfig:
 class Config:
     modem: ModemConfig = field(default_factory=ModemConfig)
     modems: list[ModemConfig] = field(default_factory=list)  # a pool; replaces `modem`
+    channels: list[ChannelConfig] = field(default_factory=list)  # modems and SMPP links
     spool_dir: Path = Path("/var/spool/modemd")
     state_dir: Path = Path("/var/lib/modemd")
     log_level: str = "INFO"
@@ -165,11 +205,14 @@ class Config:
     health: HealthConfig = field(default_factory=HealthConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     webhooks: list[WebhookConfig] = field(default_factory=list)
     source: Path | None = None  # the file this was read from, if any
 
     def pool(self) -> list[ModemConfig]:
-        """The modems to drive: `modems` when given, else the single `modem`."""
+        """The channels to drive: `channels` when given, else `modems`, else the `modem`."""
+        if self.channels:
+            return list(self.channels)
         return list(self.modems) if self.modems else [self.modem]
 
     def limits_of(self, modem: ModemConfig) -> LimitsConfig:
@@ -179,6 +222,8 @@ class Config:
 _CHOICES: dict[str, tuple[str, ...]] = {
     "modem.storage": ("auto", "SM", "ME", "MT"),
     "modem.role": ("send", "receive", "both"),
+    "modem.kind": ("modem", "smpp"),
+    "modem.use": ("primary", "overflow", "backup"),
     "alerts.default_priority": ("urgent", "normal"),
     "alerts.encoding": ("auto", "gsm7", "ucs2"),
     "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -303,7 +348,7 @@ def _check(obj: Any, prefix: str) -> Any:
     for f in dataclasses.fields(obj):
         key = f"{prefix}{f.name}"
         value = getattr(obj, f.name)
-        choices = _CHOICES.get(re.sub(r"^modems\[\d+\]", "modem", key))
+        choices = _CHOICES.get(re.sub(r"^(modems|channels)\[\d+\]", "modem", key))
         if choices is not None and value not in choices:
             raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got {value!r}")
     if isinstance(obj, ModemConfig):
@@ -332,15 +377,39 @@ def _check(obj: Any, prefix: str) -> Any:
                     f"{prefix}template: unknown placeholder {{{name}}} "
                     "(use {category}, {message}, {advice}, {reply})"
                 )
-    if isinstance(obj, Config) and obj.modems:
-        names = [m.name for m in obj.modems]
+    if isinstance(obj, ChannelConfig):
+        obj = _check_channel(obj, prefix)
+    elif isinstance(obj, ModemConfig) and obj.kind != "modem":
+        raise ConfigError(f"{prefix}kind: an SMPP link is described under `channels:`")
+    if isinstance(obj, Config) and (obj.modems or obj.channels):
+        what = "channels" if obj.channels else "modems"
+        names = [m.name for m in obj.pool()]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate is not None:
-            raise ConfigError(f"modems: two modems are named {duplicate!r}; names must differ")
-        if not any(m.role in ("send", "both") for m in obj.modems):
-            raise ConfigError("modems: at least one modem must have role send or both")
+            raise ConfigError(f"{what}: two are named {duplicate!r}; names must differ")
+        if not any(m.role in ("send", "both") for m in obj.pool()):
+            raise ConfigError(f"{what}: at least one must have role send or both")
+        if not any(m.use == "primary" and m.role != "receive" for m in obj.pool()):
+            raise ConfigError(f"{what}: at least one sending channel must have use: primary")
+    if isinstance(obj, Config):
+        for i, ch in enumerate(obj.channels):
+            if (
+                ch.kind == "smpp"
+                and is_alphanumeric_sender(ch.source_addr)
+                and not obj.alerts.reply_number
+            ):
+                raise ConfigError(
+                    f"channels[{i}].source_addr: {ch.source_addr!r} is a sender name a phone "
+                    "cannot answer; set alerts.reply_number (a modem's number or the "
+                    "aggregator's short code) so that alerts say where to text STOP"
+                )
     if isinstance(obj, ModemConfig) and not re.fullmatch(r"[\w.-]{1,32}", obj.name):
         raise ConfigError(f"{prefix}name: letters, digits, '.', '_' or '-', got {obj.name!r}")
+    if isinstance(obj, RoutingConfig):
+        try:
+            parse_duration(obj.overflow_after)
+        except ValueError as exc:
+            raise ConfigError(f"{prefix}overflow_after: {exc}") from None
     if isinstance(obj, HealthConfig):
         for name in ("check_interval", "notify_after"):
             try:
@@ -405,6 +474,39 @@ def _check_web(web: WebConfig, prefix: str) -> None:
         raise ConfigError(f"{prefix}api_rate_per_minute: at least 1 call a minute")
     if (web.tls_cert is None) != (web.tls_key is None):
         raise ConfigError(f"{prefix}tls_cert, {prefix}tls_key: give both for HTTPS, or neither")
+
+
+_SMPP_ONLY = ("host", "tls", "system_id", "password", "system_type", "source_addr")
+
+
+def _check_channel(obj: ChannelConfig, prefix: str) -> ChannelConfig:
+    defaults = ChannelConfig()
+    if obj.kind == "modem":
+        for key in _SMPP_ONLY:
+            if getattr(obj, key) != getattr(defaults, key):
+                raise ConfigError(f"{prefix}{key}: only for kind: smpp")
+        return obj
+    if not obj.host:
+        raise ConfigError(f"{prefix}host: the SMS centre's host name or address is required")
+    if obj.port == defaults.port:
+        obj = dataclasses.replace(obj, port=SMPP_DEFAULT_PORT)
+    if not obj.port.isdigit() or not 0 < int(obj.port) < 65536:
+        raise ConfigError(f"{prefix}port: a TCP port number (often 2775), got {obj.port!r}")
+    if not obj.system_id:
+        raise ConfigError(f"{prefix}system_id: the account name the aggregator gave you")
+    if not obj.source_addr:
+        raise ConfigError(f"{prefix}source_addr: the sender (a number, short code or name)")
+    if is_alphanumeric_sender(obj.source_addr) and not re.fullmatch(
+        r"[A-Za-z0-9 ]{1,11}", obj.source_addr
+    ):
+        raise ConfigError(f"{prefix}source_addr: a sender name is 1 to 11 letters or digits")
+    if not 1 <= obj.window <= 100:
+        raise ConfigError(f"{prefix}window: between 1 and 100 submits awaiting an answer")
+    try:
+        parse_duration(obj.enquire_link)
+    except ValueError as exc:
+        raise ConfigError(f"{prefix}enquire_link: {exc}") from None
+    return obj
 
 
 def check_webhook(hook: WebhookConfig, prefix: str = "webhook.") -> None:

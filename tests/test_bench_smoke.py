@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
@@ -44,3 +46,11 @@ def test_web_bench_pieces_run(tmp_path: Path) -> None:
     alert = bench.seed(config, 30, 3)
     assert alert  # the first alert goes to every member
     assert bench.percentile([0.3, 0.1, 0.2], 0.95) == 0.3
+
+
+def test_channels_bench_runs() -> None:
+    pytest.importorskip("smpp34", reason="the test SMSC needs the smpp34 package")
+    channels = load("bench_channels")
+    result = channels.run(20, 1, 0.02, "overflow", 100.0)
+    assert result["smpp"] + result["modems"] >= 20 and result["sims_over"] == 0
+    assert channels.worst_second([0.0, 0.5, 0.99, 1.0, 1.5]) == 3

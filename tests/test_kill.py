@@ -19,23 +19,13 @@ from modemd.config import AlertsConfig
 from modemd.members.registry import Registry
 from modemd.pipeline.compose import AlertText, compose_alert
 from modemd.store.db import open_database
-from tests.trial_support import alert_state, daemon_up
+from tests.trial_support import alert_state, daemon_up, start_daemon
 
 MEMBERS = 60
 KILLS = 8
 MESSAGE = (
     "Vol par ruse à la boulangerie de Montech : 600 € pris dans la caisse par un faux livreur."
 )
-
-
-def start_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as stderr:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "modemd", "run", "--config", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
 
 
 def parts_recorded(record: Path) -> list[dict[str, object]]:

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from modemd.members.registry import Registry
 from modemd.store.db import open_database
+from tests.trial_support import alert_state
 
 
 class Setup:
@@ -93,14 +93,7 @@ class Setup:
         return [json.loads(line)["recipient"] for line in lines if line.strip()]
 
     def alert_state(self) -> str | None:
-        conn = sqlite3.connect(self.state / "modemd.db", timeout=10)
-        try:
-            row = conn.execute("SELECT state FROM alerts WHERE kind = 'alert'").fetchone()
-        except sqlite3.OperationalError:
-            return None
-        finally:
-            conn.close()
-        return row[0] if row else None
+        return alert_state(self.state)
 
     def wait(self, predicate: object, timeout: float = 20) -> bool:
         deadline = time.monotonic() + timeout

@@ -43,11 +43,23 @@ def run_modemd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def start_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``modemd run`` in its own process, its journal appended to ``log``."""
+    with open(log, "ab") as stderr:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [*MODEMD, "run", "--config", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+
 def alert_state(state_dir: Path) -> str | None:
-    """The state of the only alert, read as another process would (None: none yet)."""
+    """The state of the only alert (modemd's own replies aside), read as another process
+    would (None: none yet)."""
     conn = sqlite3.connect(state_dir / "modemd.db", timeout=10)
     try:
-        row = conn.execute("SELECT state FROM alerts").fetchone()
+        row = conn.execute("SELECT state FROM alerts WHERE kind = 'alert'").fetchone()
     except sqlite3.OperationalError:
         return None
     finally:

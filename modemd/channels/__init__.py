@@ -1,8 +1,10 @@
-"""Ways out for an SMS: the channel interface and its drivers (the AT modem, a file).
+"""Ways out for an SMS: the channel interface and its drivers (the AT modem, an SMPP link to
+an SMS centre, a file).
 
-``open_channel`` picks the driver by the port's scheme: ``file://PATH`` writes each part to
-a file (a dry run); anything else (a serial device, ``sim://``) is an AT modem. Drivers are
-imported only when used, so a new one costs nothing to the others.
+``open_channel`` picks the driver: ``kind: smpp`` is an SMPP link; otherwise by the port's
+scheme, ``file://PATH`` writes each part to a file (a dry run) and anything else (a serial
+device, ``sim://``) is an AT modem. Drivers are imported only when used, so a new one costs
+nothing to the others.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ if TYPE_CHECKING:
     from modemd.modem.settings import ModemSettings
 
 
-def kind_of(port: str) -> str:
-    """The kind of channel a configured port stands for."""
+def kind_of(port: str, kind: str = "modem") -> str:
+    """The kind of channel a configured entry stands for."""
+    if kind == "smpp":
+        return "smpp"
     return "file" if port.startswith("file:") else "modem"
 
 
@@ -34,7 +38,20 @@ def open_channel(
     reference_file: str = "concat-ref",
     reassembly_timeout: float = 3600.0,
 ) -> Channel:
-    """The channel for one configured modem entry (not started)."""
+    """The channel for one configured entry (not started)."""
+    from modemd.config import ChannelConfig
+
+    if isinstance(settings, ChannelConfig) and settings.kind == "smpp":
+        from modemd.channels.smpp import SmppChannel
+
+        return SmppChannel(
+            name,
+            settings,
+            on_message=on_message,
+            on_receipt=on_receipt,
+            on_state=on_state,
+            reassembly_timeout=reassembly_timeout,
+        )
     if kind_of(settings.port) == "file":
         from modemd.channels.file import FileChannel
 

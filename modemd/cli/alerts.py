@@ -186,6 +186,12 @@ def alert_show(config: Config, alert_id: str, as_json: bool) -> int:
         f"{detail['parts']} part(s) in {detail['encoding']}"
     )
     print("  " + detail["text"].replace("\n", "\n  "))
+    receipts = detail["receipts"]
+    if receipts["sent"]:
+        print(
+            f"receipts: {receipts['delivered']} of {receipts['sent']} delivered, "
+            f"{receipts['failed']} not delivered, {receipts['awaiting']} awaiting a receipt"
+        )
     print()
     for d in detail["deliveries"]:
         report = f" ({d['report']})" if d["report"] else ""

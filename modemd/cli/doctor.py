@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from modemd.config import Config, ModemConfig
+from modemd.config import ChannelConfig, Config, ModemConfig
 from modemd.modem.device import Modem
 from modemd.modem.errors import (
     CmeError,
@@ -39,11 +39,16 @@ CHECKS = ("port", "modem", "SIM", "signal", "registration", "SMS centre", "stora
 
 
 def run_doctor(config: Config) -> list[Check]:
-    """Every modem of the configuration, one after the other (a pool: names in front)."""
+    """Every channel of the configuration, one after the other (a pool: names in front)."""
     modems = config.pool()
     results: list[Check] = []
     for mc in modems:
-        checks = _check_modem(mc, config.state_dir / f"pin-rejected-{mc.name}")
+        if isinstance(mc, ChannelConfig) and mc.kind == "smpp":
+            from modemd.cli.doctor_smpp import check_smpp
+
+            checks = check_smpp(mc)
+        else:
+            checks = _check_modem(mc, config.state_dir / f"pin-rejected-{mc.name}")
         if len(modems) > 1:
             checks = [Check(f"{mc.name} {c.name}", c.result, c.detail, c.advice) for c in checks]
         results += checks

@@ -456,7 +456,8 @@ def _sim(args: argparse.Namespace, config: Config | None) -> int:
     from modemd.sim.profiles import PROFILES
     from modemd.sim.serve import serve
 
-    modem = config.pool()[0] if config is not None else None
+    modems = [m for m in config.pool() if m.kind == "modem"] if config is not None else []
+    modem = modems[0] if modems else None
     profile = args.profile or (
         modem.profile if modem is not None and modem.profile != "auto" else "generic"
     )

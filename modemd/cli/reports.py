@@ -66,10 +66,33 @@ def _network_line(m: dict[str, Any]) -> str:
     )
 
 
+def _smpp_lines(entry: dict[str, Any]) -> list[str]:
+    """An SMPP link: bound or not, its window in use, its pace against the contract's, the
+    receipts still awaited."""
+    m, d, f = entry["modem"], entry["dispatcher"], entry["facts"]
+    use = f", use {entry['use']}" if entry.get("use", "primary") != "primary" else ""
+    bound = "bound" if m["state"] == "ready" else f"NOT bound ({m['state']})"
+    lines = [f"smpp {entry['name']}: {bound} to {m['port']} as {f['system_id']}{use}"]
+    if m["detail"] and m["state"] != "ready":
+        lines.append(f"          {m['detail']}")
+    lines.append(
+        f"link:     window {f['window_in_use']}/{f['window']} in use, "
+        f"{f['submits_last_second']}/s of {f['throughput']:g}/s allowed, "
+        f"{f['receipts_pending']} receipt(s) awaited"
+    )
+    if d["current"]:
+        lines.append(f"sending:  {d['current']}")
+    return lines
+
+
 def _modem_lines(entry: dict[str, Any], pool: bool) -> list[str]:
+    if entry.get("facts") and entry["modem"].get("kind") == "smpp":
+        return _smpp_lines(entry)
     m, d = entry["modem"], entry["dispatcher"]
     label = f"modem {entry['name']}:" if pool else "modem:   "
     role = f", role {entry['role']}" if pool and entry["role"] != "both" else ""
+    if entry.get("use", "primary") != "primary":
+        role += f", use {entry['use']}"
     lines = [
         f"{label} {m['state']} on {m['port']} - {m['manufacturer']} {m['model']}"
         f" ({m['profile'] or 'profile pending'}{role})"

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from modemd.config import Config
+from modemd.config import Config, parse_duration
 from modemd.members.registry import Registry
 from modemd.operations.actor import Actor
 from modemd.operations.errors import InvalidInput, NotFound, Problem, alert_problem
@@ -68,8 +68,21 @@ def check_alert(config: Config, db: Database, request: AlertRequest) -> AlertChe
                 )
             ]
         )
-    sim_plans = [(config.limits_of(m), history, speed) for m, history, speed in plans(config, db)]
-    report, pace = check_report(request, len(recipients), sim_plans, time.time())
+    # The time on the channels that will carry it: the primary ones; for an urgent alert
+    # they would take longer than routing.overflow_after on, the overflow ones join (as the
+    # pool does). Backup channels send only while no primary can: not counted here.
+    every = plans(config, db)
+    sim_plans = [(config.limits_of(m), h, speed) for m, h, speed in every if m.use == "primary"]
+    now = time.time()
+    report, pace = check_report(request, len(recipients), sim_plans, now)
+    overflow = [(config.limits_of(m), h, speed) for m, h, speed in every if m.use == "overflow"]
+    if (
+        overflow
+        and request.priority == "urgent"
+        and pace.seconds > parse_duration(config.routing.overflow_after)
+    ):
+        sim_plans = sim_plans + overflow
+        report, pace = check_report(request, len(recipients), sim_plans, now)
     return AlertCheck(request, len(recipients), report, pace, sim_plans)
 
 

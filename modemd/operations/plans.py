@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from modemd.config import Config, ModemConfig
+from modemd.config import ChannelConfig, Config, ModemConfig
 from modemd.operations.live import read_status
 from modemd.pipeline.outbox import Outbox
 from modemd.pipeline.throttle import HISTORY, Throttle
@@ -26,11 +26,20 @@ def plans(config: Config, db: Database) -> list[SimPlan]:
         (
             m,
             outbox.send_history(m.name, now - HISTORY),
-            float(speeds.get(m.name) or DEFAULT_PART_SECONDS),
+            part_seconds(m, float(speeds.get(m.name) or 0.0)),
         )
         for m in config.pool()
         if m.role != "receive"
     ]
+
+
+def part_seconds(channel: ModemConfig, measured: float) -> float:
+    """One part's time on a channel: a modem's measured send, or 2.5 s; an SMPP link's
+    pace, its window's sends side by side but never faster than its throughput."""
+    if isinstance(channel, ChannelConfig) and channel.kind == "smpp":
+        pace = 1.0 / channel.throughput
+        return max(pace, measured / channel.window) if measured else pace
+    return measured or DEFAULT_PART_SECONDS
 
 
 def named_sims(

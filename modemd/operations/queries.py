@@ -92,6 +92,14 @@ def alert_detail(db: Database, alert_id: str) -> dict[str, Any] | None:
         (alert["id"],),
     )
     alert["deliveries"] = [dict(d) for d in deliveries]
+    sent = [d for d in alert["deliveries"] if d["state"] == "sent"]
+    # What delivery receipts said of the recipients served ("X of Y delivered").
+    alert["receipts"] = {
+        "sent": len(sent),
+        "delivered": sum(d["report"] == "delivered" for d in sent),
+        "failed": sum(d["report"] == "failed" for d in sent),
+        "awaiting": sum(d["report"] not in ("delivered", "failed") for d in sent),
+    }
     return alert
 
 

@@ -41,20 +41,18 @@ class Scope:
 
     def refusal(self, request: AlertRequest) -> str | None:
         """Why this alert is outside the scope (in French, for the sender), or None."""
-        if self.communes:
-            allowed = {fold(c) for c in self.communes}
-            asked = [c for c in request.target.communes if fold(c) not in allowed]
-            if not request.target.communes:
-                return f"précisez les communes (@{','.join(self.communes)})"
-            if asked:
-                return f"commune hors de votre périmètre: {', '.join(asked)}"
-        if self.sectors:
-            allowed = {fold(s) for s in self.sectors}
-            asked = [s for s in request.target.sectors if fold(s) not in allowed]
-            if not request.target.sectors:
-                return f"précisez les activités (#{','.join(self.sectors)})"
-            if asked:
-                return f"activité hors de votre périmètre: {', '.join(asked)}"
+        for mine, asked, mark, plural, singular in (
+            (self.communes, request.target.communes, "@", "communes", "commune"),
+            (self.sectors, request.target.sectors, "#", "activités", "activité"),
+        ):
+            if not mine:
+                continue
+            if not asked:
+                return f"précisez les {plural} ({mark}{','.join(mine)})"
+            allowed = {fold(value) for value in mine}
+            outside = [value for value in asked if fold(value) not in allowed]
+            if outside:
+                return f"{singular} hors de votre périmètre: {', '.join(outside)}"
         if self.categories and request.category not in self.categories:
             return f"catégorie non autorisée: {request.category}"
         return None

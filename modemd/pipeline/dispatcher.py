@@ -287,7 +287,8 @@ class Dispatcher:
             self.state.current = None
             return BACKOFF
         if self._unrecorded is not None:
-            self._record_sent(self._unrecorded)  # raises again while the disk is full
+            # Raises again while the disk is full; once recorded, its claim is let go.
+            self._record_sent(self._unrecorded, release=True)
         job = self.outbox.claim(self.name, now, self.accept)
         if job is None:
             self.state.current = None
@@ -376,13 +377,17 @@ class Dispatcher:
             outcome.reason,
         )
 
-    def _record_sent(self, sent: _Unrecorded) -> None:
+    def _record_sent(self, sent: _Unrecorded, *, release: bool = False) -> None:
+        """Record a part the network took. The message stays claimed while its next parts
+        go (``_step`` lets it go at the end): another sender of the same channel must not
+        take a half-sent message from under this one."""
         self._unrecorded = sent
         done = self.outbox.part_sent(
             sent.job, sent.seq, sent.message_id, sent.answered, log_id=sent.log_id
         )
         self._unrecorded = None
-        self.outbox.release(sent.job)
+        if release:
+            self.outbox.release(sent.job)
         if done:
             self.progress.delivered(sent.job)
 

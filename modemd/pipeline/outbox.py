@@ -357,6 +357,16 @@ class Outbox(PartRecords):
         )
         return (int(row["total"]), int(row["done"] or 0)) if row else (0, 0)
 
+    def urgent_unsent(self) -> tuple[int, int]:
+        """(urgent deliveries not yet sent, the most parts one of them has): what decides
+        whether overflow channels join."""
+        row = self.db.one(
+            "SELECT COUNT(*) AS n, MAX(a.parts) AS parts FROM alerts a JOIN deliveries d "
+            "ON d.alert_id = a.id WHERE a.state = 'active' AND a.priority = 0 "
+            "AND d.state IN ('queued', 'sending')"
+        )
+        return (int(row["n"]), int(row["parts"] or 1)) if row else (0, 1)
+
     def send_history(self, modem: str, since: float) -> list[tuple[float, str]]:
         rows = self.db.query(
             "SELECT at, recipient FROM send_log WHERE modem = ? AND at > ? ORDER BY at",

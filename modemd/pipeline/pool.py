@@ -1,13 +1,18 @@
-"""A pool of channels (modems, files...) driven as one engine: one shared queue, each SIM
-within its own plan.
+"""A pool of channels (modems, SMPP links, files...) driven as one engine: one shared queue,
+each SIM or contract within its own plan.
 
-Every sending channel has its own dispatcher thread pulling from the shared outbox (as many
-as the channel has lanes); the pool
-decides which deliveries a modem may take. A recipient already counted in one SIM's
-distinct-recipient window stays on that SIM while it can take them (so capped plans reach
-more members), a half-sent long message stays on the SIM that started it, and a reply leaves
-from the number that was texted. A modem that is gone or has no network takes nothing; its
-work goes to the others, and it rejoins when healthy.
+Every sending channel has its own dispatcher threads pulling from the shared outbox (as many
+as the channel has lanes: a modem one, an SMPP link its window); the pool
+decides which deliveries a channel may take. By its ``use``: primary channels share the
+queue; an overflow channel joins an urgent alert (to its end) when the primary channels'
+expected time exceeds ``routing.overflow_after``; a backup channel sends only while no
+primary can.
+
+A recipient already counted in one SIM's distinct-recipient window stays on that SIM while
+it can take them (so capped plans reach more members), a half-sent long message stays on
+the SIM that started it, and a reply leaves from the number that was texted. A channel that
+is gone or has no network takes nothing; its work goes to the others, and it rejoins when
+healthy.
 """
 
 from __future__ import annotations
@@ -28,16 +33,24 @@ from modemd.pipeline.throttle import HISTORY, Throttle, pool_estimate
 STICKY_WAIT = 60.0  # a recipient waits this long for "their" SIM before another takes them
 
 
+ROUTING_RECHECK = 1.0  # seconds an overflow decision holds (it costs a query)
+
+
 @dataclass
 class Member:
     config: ModemConfig
     channel: Channel
     throttle: Throttle
-    dispatcher: Dispatcher
+    lanes: list[Dispatcher]
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The first lane; every lane shares its ``state`` (what status shows)."""
+        return self.lanes[0]
 
     @property
     def usable(self) -> bool:
@@ -58,6 +71,9 @@ class Pool:
     ) -> None:
         self.outbox = outbox
         self.clock = clock
+        self.overflow_after = parse_duration(config.routing.overflow_after)
+        self._overflow: tuple[float, bool] = (-1.0, False)  # (decided at, overflow needed)
+        self._overflowing: set[str] = set()  # urgent alerts the overflow channels joined
         self.members: dict[str, Member] = {}
         now = clock()
         single = len(config.pool()) == 1
@@ -77,17 +93,22 @@ class Pool:
                 key = f"modems[{index}].port" if config.modems else "modem.port"
                 raise ConfigError(f"{key}: {exc}") from None
             throttle = Throttle(config.limits_of(mc), outbox.send_history(mc.name, now - HISTORY))
-            # A channel that carries several messages at once (an SMPP window) would get one
-            # dispatcher per lane sharing its throttle; a modem and a file have one lane.
-            dispatcher = Dispatcher(
-                outbox,
-                channel,
-                throttle,
-                name=mc.name,
-                clock=clock,
-                accept=functools.partial(self.accept, mc.name),
-            )
-            self.members[mc.name] = Member(mc, channel, throttle, dispatcher)
+            # A channel that carries several messages at once (an SMPP window) gets one
+            # dispatcher per lane, sharing its throttle and its state; a modem has one lane.
+            lanes = [
+                Dispatcher(
+                    outbox,
+                    channel,
+                    throttle,
+                    name=mc.name,
+                    clock=clock,
+                    accept=functools.partial(self.accept, mc.name),
+                )
+                for _ in range(max(1, channel.lanes))
+            ]
+            for lane in lanes[1:]:
+                lane.state, lane.progress = lanes[0].state, lanes[0].progress
+            self.members[mc.name] = Member(mc, channel, throttle, lanes)
 
     @property
     def first(self) -> Member:
@@ -96,22 +117,25 @@ class Pool:
     def start(self) -> None:
         for member in self.members.values():
             member.channel.start()
-        for member in self.members.values():
-            member.dispatcher.start()
+        for lane in self.lanes():
+            lane.start()
+
+    def lanes(self) -> list[Dispatcher]:
+        return [lane for member in self.members.values() for lane in member.lanes]
 
     def stop(self, timeout: float = 8.0) -> None:
         """Every SIM finishes its part in flight, within one shared deadline."""
         deadline = time.monotonic() + timeout
-        for member in self.members.values():
-            member.dispatcher.request_stop()
-        for member in self.members.values():
-            member.dispatcher.stop(max(0.1, deadline - time.monotonic()))
+        for lane in self.lanes():
+            lane.request_stop()
+        for lane in self.lanes():
+            lane.stop(max(0.1, deadline - time.monotonic()))
         for member in self.members.values():
             member.channel.stop()
 
     def wake(self) -> None:
-        for member in self.members.values():
-            member.dispatcher.wake()
+        for lane in self.lanes():
+            lane.wake()
 
     def reconfigure(self, config: Config) -> None:
         for mc in config.pool():
@@ -126,6 +150,8 @@ class Pool:
         me = self.members[name]
         if me.config.role == "receive" and job.modem != name:
             return False  # a receive-only SIM answers those who texted it, nothing more
+        if job.modem != name and not self._routed_here(me, job):
+            return False  # an overflow or backup channel not needed now
         if job.modem is not None and job.modem != name and self._usable(job.modem):
             return False  # a reply leaves from the number that was texted
         if job.parts_sent:
@@ -142,6 +168,60 @@ class Pool:
                     return False  # already counted on that SIM's distinct recipients
         return True
 
+    # ------------------------------------------------------------------------- routing
+    def _primaries(self) -> list[Member]:
+        return [
+            m
+            for m in self.members.values()
+            if m.config.use == "primary" and m.config.role != "receive"
+        ]
+
+    def _routed_here(self, me: Member, job: Job) -> bool:
+        """Whether the channel's ``use`` lets it take this delivery now (a reply pinned to
+        it always goes)."""
+        use = me.config.use
+        if use == "primary":
+            return True
+        if use == "backup":
+            return not any(m.usable for m in self._primaries())
+        if job.priority > 0:
+            return False  # normal alerts wait for the primary channels
+        if job.alert_id in self._overflowing:
+            return True
+        if self.overflow_needed():
+            # Joined for this alert, to its end: leaving once the rest would fit in
+            # `overflow_after` would keep the last recipients waiting while the link idles.
+            self._overflowing.add(job.alert_id)
+            return True
+        return False
+
+    def overflow_needed(self) -> bool:
+        """The urgent work queued would take the primary channels longer than
+        ``routing.overflow_after`` (or no primary channel can send at all)."""
+        now = time.monotonic()
+        decided, needed = self._overflow
+        if now - decided < ROUTING_RECHECK:
+            return needed
+        primaries = [m for m in self._primaries() if m.usable]
+        if not primaries:
+            needed = True
+        else:
+            unsent, parts = self.outbox.urgent_unsent()
+            if not unsent:
+                self._overflowing.clear()  # every urgent alert served: decide afresh
+            sims = [(m.throttle, self._part_seconds(m)) for m in primaries]
+            needed = unsent > 0 and pool_estimate(sims, self.clock(), unsent, parts) > (
+                self.overflow_after
+            )
+        self._overflow = (now, needed)
+        return needed
+
+    @staticmethod
+    def _part_seconds(member: Member, default: float = 2.5) -> float:
+        """One part's time on this channel, its lanes sending side by side."""
+        seconds = member.dispatcher.state.part_seconds or default
+        return seconds / max(1, len(member.lanes))
+
     def _usable(self, name: str) -> bool:
         member = self.members.get(name)
         return member is not None and member.usable
@@ -156,7 +236,7 @@ class Pool:
     def eta(self, unsent: int, parts: int, default_part_seconds: float = 2.5) -> float:
         """Seconds to send ``unsent`` messages of ``parts`` parts across the pool's senders."""
         sims = [
-            (m.throttle, m.dispatcher.state.part_seconds or default_part_seconds)
+            (m.throttle, self._part_seconds(m, default_part_seconds))
             for m in self.members.values()
             if m.config.role != "receive"
         ]

@@ -45,6 +45,8 @@ from modemd.store.db import Database, open_database
 from modemd.store.lock import STATUS_FILE, StateLock
 
 log = logging.getLogger(__name__)
+# How the journal names each kind of channel ("modem orange ready", "SMPP link agg lost").
+CHANNEL_WORDS = {"modem": "modem", "smpp": "SMPP link", "file": "file channel"}
 
 REPORT_PATIENCE = 60.0  # seconds a status report may wait for its part to be recorded
 
@@ -213,12 +215,13 @@ class Daemon:
     def stop(self) -> None:
         log.info("stopping: finishing the part in flight")
         sdnotify.notify("STOPPING=1")
+        # The wake socket first: a wake-up would otherwise reach a scheduler already shut.
+        self.wake_listener.stop()
         self.scheduler.shutdown(wait=False)
         if self.webhooks is not None:
             self.webhooks.stop()
         self.metrics.stop()
         self.watcher.stop()
-        self.wake_listener.stop()
         self.pool.stop()
         self.publish_status()
         if self.db is not None:
@@ -413,7 +416,9 @@ class Daemon:
         purge(self.db, self.spool.incoming, self.config.retention, self.clock())
 
     def _on_modem_state(self, modem: str, state: str, detail: str) -> None:
-        log.info("modem %s %s%s", modem, state, f": {detail}" if detail else "")
+        member = self.pool.members.get(modem)
+        kind = CHANNEL_WORDS.get(member.channel.kind, "modem") if member else "modem"
+        log.info("%s %s %s%s", kind, modem, state, f": {detail}" if detail else "")
         self.pool.wake()
 
     # --------------------------------------------------------------------------- status
@@ -453,6 +458,8 @@ class Daemon:
         return {
             "name": member.name,
             "role": member.config.role,
+            "use": member.config.use,
+            "facts": facts if st.kind == "smpp" else {},  # a link's window, throughput...
             "modem": {
                 "name": member.name,
                 "kind": st.kind,

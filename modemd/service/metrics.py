@@ -80,6 +80,48 @@ def _modem_families(modem: Mapping[str, Any]) -> Iterator[Metric]:
     )
 
 
+def _channel_families(channels: list[Any]) -> Iterator[Metric]:
+    """Each channel of the pool, labelled by name, kind and use; an SMPP link's window,
+    pace and receipts besides."""
+    labels = ["channel", "kind", "use"]
+    up = GaugeMetricFamily("modemd_channel_up", "1 when the channel can send.", labels=labels)
+    sent = CounterMetricFamily(
+        "modemd_channel_parts_sent", "SMS parts sent since start, by channel.", labels=labels
+    )
+    window = GaugeMetricFamily(
+        "modemd_smpp_window_in_use", "Submits awaiting their answer.", labels=["channel"]
+    )
+    rate = GaugeMetricFamily(
+        "modemd_smpp_submits_last_second", "Submits in the last second.", labels=["channel"]
+    )
+    allowed = GaugeMetricFamily(
+        "modemd_smpp_throughput_allowed", "Submits a second allowed.", labels=["channel"]
+    )
+    pending = GaugeMetricFamily(
+        "modemd_smpp_receipts_pending", "Accepted submits awaiting a receipt.", labels=["channel"]
+    )
+    for entry in channels:
+        if not isinstance(entry, Mapping):
+            continue
+        modem = _section(entry, "modem")
+        key = [str(entry.get("name")), str(modem.get("kind")), str(entry.get("use", "primary"))]
+        up.add_metric(key, float(modem.get("state") == "ready"))
+        parts = _number(_section(entry, "dispatcher").get("sent_parts"))
+        if parts is not None:
+            sent.add_metric(key, parts)
+        facts = _section(entry, "facts")
+        for family, fact in (
+            (window, "window_in_use"),
+            (rate, "submits_last_second"),
+            (allowed, "throughput"),
+            (pending, "receipts_pending"),
+        ):
+            value = _number(facts.get(fact))
+            if value is not None:
+                family.add_metric([key[0]], value)
+    yield from (up, sent, window, rate, allowed, pending)
+
+
 def _throttle_families(windows: object, blocked: Mapping[str, Any]) -> Iterator[Metric]:
     used = GaugeMetricFamily(
         "modemd_throttle_used", "SMS parts used in the throttle window.", labels=["window"]
@@ -139,6 +181,9 @@ class _SnapshotCollector:
         )
         yield from _modem_families(_section(snap, "modem"))
         yield from _throttle_families(snap.get("throttle"), _section(dispatcher, "blocked"))
+        channels = snap.get("modems")
+        if isinstance(channels, list):
+            yield from _channel_families(channels)
 
         inbound = CounterMetricFamily(
             "modemd_inbound", "Inbound SMS since start, by kind.", labels=["kind"]

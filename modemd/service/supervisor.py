@@ -152,11 +152,10 @@ class Supervisor:
             key = f":{member.name}" if pool else ""
             which = f"le modem {member.name}" if pool else "le modem"
             gone = st.state in ("lost", "starting")
-            notices.condition(
-                "modem_gone" + key,
-                gone,
-                f"{which} ne répond plus ou est débranché ({member.config.port})",
-            )
+            text = f"{which} ne répond plus ou est débranché ({member.config.port})"
+            if st.kind == "smpp":
+                text = f"le lien SMPP {member.name} est coupé ({st.where}: {st.detail})"
+            notices.condition("modem_gone" + key, gone, text)
             notices.condition(
                 "sim" + key,
                 st.state == "failed",
