@@ -159,6 +159,34 @@ class WebConfig:
     require_totp_for: list[str] = field(default_factory=list)  # roles that need a second factor
     tls_cert: Path | None = None  # both set: the console is served over HTTPS
     tls_key: Path | None = None
+    api_rate_per_minute: int = 120  # calls an API token may make a minute (then 429)
+
+
+# What a webhook can be told (SPEC "HTTP API").
+WEBHOOK_EVENTS = (
+    "alert.accepted",
+    "alert.progress",
+    "alert.completed",
+    "delivery.updated",
+    "inbound.received",
+    "member.unsubscribed",
+    "member.join_requested",
+    "problem.opened",
+    "problem.closed",
+)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """A program told of events: POSTed JSON signed with ``secret`` (never sent itself)."""
+
+    url: str = ""
+    secret: str = field(default="", repr=False)  # never in a log or a repr
+    events: list[str] = field(default_factory=list)  # empty: every event
+    timeout: str = "10s"  # a receiver slower than this has failed this attempt
+    retry_first: str = "10s"  # the first retry after a failure; each next one waits twice
+    retry_max: str = "1h"  # as long (at most)
+    give_up_after: str = "24h"  # an event still refused this long after it happened: failed
 
 
 @dataclass(frozen=True)
@@ -178,6 +206,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     web: WebConfig = field(default_factory=WebConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    webhooks: list[WebhookConfig] = field(default_factory=list)
     source: Path | None = None  # the file this was read from, if any
 
     def pool(self) -> list[ModemConfig]:
@@ -399,6 +428,13 @@ def _check(obj: Any, prefix: str) -> Any:
         raise ConfigError(f"{prefix}listen: host:port like 127.0.0.1:9177, got {obj.listen!r}")
     if isinstance(obj, WebConfig):
         _check_web(obj, prefix)
+    if isinstance(obj, WebhookConfig):
+        _check_webhook(obj, prefix)
+    if isinstance(obj, Config):
+        urls = [w.url for w in obj.webhooks]
+        twice = next((u for u in urls if urls.count(u) > 1), None)
+        if twice is not None:
+            raise ConfigError(f"webhooks: {twice} is given twice; one entry per URL")
     if isinstance(obj, InboundConfig):
         try:
             parse_duration(obj.reassembly_timeout)
@@ -434,6 +470,8 @@ def _check_web(web: WebConfig, prefix: str) -> None:
                 f"{prefix}require_totp_for[{i}]: unknown role {role!r} "
                 f"(roles: {', '.join(WEB_ROLES)})"
             )
+    if web.api_rate_per_minute < 1:
+        raise ConfigError(f"{prefix}api_rate_per_minute: at least 1 call a minute")
     if (web.tls_cert is None) != (web.tls_key is None):
         raise ConfigError(f"{prefix}tls_cert, {prefix}tls_key: give both for HTTPS, or neither")
 
@@ -469,6 +507,31 @@ def _check_channel(obj: ChannelConfig, prefix: str) -> ChannelConfig:
     except ValueError as exc:
         raise ConfigError(f"{prefix}enquire_link: {exc}") from None
     return obj
+
+
+def check_webhook(hook: WebhookConfig, prefix: str = "webhook.") -> None:
+    """A webhook's settings, whether from the file or the console (ConfigError)."""
+    _check_webhook(hook, prefix)
+
+
+def _check_webhook(hook: WebhookConfig, prefix: str) -> None:
+    where = prefix.rstrip(".")
+    if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", hook.url):
+        raise ConfigError(f"{where}.url: an http:// or https:// URL, got {hook.url!r}")
+    if len(hook.secret) < 16:
+        # Never shown: the message names the key, not the value.
+        raise ConfigError(f"{where}.secret: at least 16 characters (a long random text)")
+    for i, event in enumerate(hook.events):
+        if event not in WEBHOOK_EVENTS:
+            raise ConfigError(
+                f"{where}.events[{i}]: unknown event {event!r} (events: "
+                f"{', '.join(WEBHOOK_EVENTS)})"
+            )
+    for name in ("timeout", "retry_first", "retry_max", "give_up_after"):
+        try:
+            parse_duration(getattr(hook, name))
+        except ValueError as exc:
+            raise ConfigError(f"{where}.{name}: {exc}") from None
 
 
 def _check_number(number: str, key: str) -> None:

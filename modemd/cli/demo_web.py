@@ -22,9 +22,12 @@ def serve_console(h: Harness, listen: str, say: Callable[[str], None]) -> int:
     password = secrets.token_urlsafe(9)
     add_user(h.registry.db, DEMO_LOGIN, "admin", password, SYSTEM)
     host, port = split_listen(listen)
-    say(
-        f"\n6. The web console, with the daemon still running on the simulator:\n"
-        f"   http://{host}:{port}/  login {DEMO_LOGIN}, password {password}\n"
-        "   (Ctrl-C ends the demo; everything was in a temporary folder)"
+    # Said once the console listens, so the link works the moment it is shown.
+    return serve(
+        config,
+        on_ready=lambda: say(
+            f"\n6. The web console, with the daemon still running on the simulator:\n"
+            f"   http://{host}:{port}/  login {DEMO_LOGIN}, password {password}\n"
+            "   (Ctrl-C ends the demo; everything was in a temporary folder)"
+        ),
     )
-    return serve(config)

@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     _json(audit)
 
     _senders(sub, common)
+    _tokens(sub, common)
     members = sub.add_parser("subscribers", parents=[common], help="the members list")
     members_sub = members.add_subparsers(dest="members_command", metavar="ACTION", required=True)
     imp = members_sub.add_parser(
@@ -308,6 +309,27 @@ def _senders(sub: Any, common: argparse.ArgumentParser) -> None:
         )
 
 
+def _tokens(sub: Any, common: argparse.ArgumentParser) -> None:
+    from modemd.operations.tokens import SCOPES
+
+    tokens = sub.add_parser("tokens", parents=[common], help="the HTTP API's tokens")
+    actions = tokens.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)
+    add = actions.add_parser(
+        "add", parents=[common], help="make a token; its secret is printed once"
+    )
+    add.add_argument("name", metavar="NAME", help="what the audit trail calls it (api:NAME)")
+    add.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        metavar="SCOPE",
+        help=f"what it may do, repeated or comma-separated: {', '.join(SCOPES)}",
+    )
+    _json(actions.add_parser("list", parents=[common], help="every token and its last use"))
+    revoke = actions.add_parser("revoke", parents=[common], help="a token opens nothing any more")
+    revoke.add_argument("name", metavar="NAME", help="the token's name")
+
+
 def _json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
 
@@ -407,6 +429,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             for k in ("phone", "name", "communes", "sectors", "categories", "pin_stdin", "json")
         }
         return senders(config, args.senders_command, options)
+    if args.command == "tokens":
+        from modemd.cli.tokens import tokens
+
+        options = {k: getattr(args, k, None) for k in ("name", "scope", "json")}
+        return tokens(config, args.tokens_command, options)
     if args.command in ("users", "web"):
         from modemd.cli import users
 

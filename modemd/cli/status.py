@@ -56,4 +56,8 @@ def _status_text(config: Config, as_json: bool) -> tuple[bool, str]:
         windows=view.windows,
         last_seen=view.last_seen,
     )
+    failed = sum(w.failed for w in view.webhooks)
+    if failed:
+        # Given up after their retries (24 h by default): a receiving program missed these.
+        text += f"\nwebhooks: {failed} event(s) given up after their retries (see the console)"
     return view.running, text

@@ -31,6 +31,11 @@ class Actor:
         return cls("web", login, client)
 
     @classmethod
+    def api(cls, token: str, client: str | None) -> Actor:
+        """A program calling the HTTP API with the token of this name."""
+        return cls("api", token, client)
+
+    @classmethod
     def sms(cls, sender: str) -> Actor:
         return cls("sms", sender)
 

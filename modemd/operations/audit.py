@@ -27,9 +27,9 @@ def parse_since(raw: str, now: float | None = None) -> float:
         ) from None
 
 
-# One line per recipient of each alert: the bulk of the trail, which a person reading who
-# did what usually wants out of the way.
-PER_RECIPIENT = ("sent", "failed")
+# One line per recipient of each alert (and one per delivery report): the bulk of the trail,
+# which a person reading who did what usually wants out of the way.
+PER_RECIPIENT = ("sent", "failed", "report")
 
 
 def audit_trail(

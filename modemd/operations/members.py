@@ -3,6 +3,7 @@ Each change is recorded in the audit trail with its actor."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,14 @@ def import_members(db: Database, path: Path, actor: Actor) -> Imported:
     return Imported(report, [Problem(None, text, line) for line, text in report.problems])
 
 
+def import_members_data(db: Database, data: bytes, name: str, actor: Actor) -> Imported:
+    """A CSV given as bytes (an upload, an API body), imported as a file would be."""
+    with tempfile.TemporaryDirectory(prefix="modemd-import-") as folder:
+        path = Path(folder) / (Path(name).name or "members.csv")
+        path.write_bytes(data)
+        return import_members(db, path, actor)
+
+
 @dataclass(frozen=True)
 class Added:
     member: Subscriber
@@ -74,11 +83,35 @@ def add_member(db: Database, phone: str, details: Details, actor: Actor) -> Adde
     number = phone_number(phone, mobile=True)
     member, outcome = Registry(db).add(
         number, name=details.name, commune=details.commune, sector=details.sector,
-        source="web" if actor.kind == "web" else "cli",
+        source=actor.kind if actor.kind in ("web", "api") else "cli",
     )
     if outcome != "unchanged":
         _record(db, "member_" + outcome.replace(" ", "_"), actor, number, status=member.status)
     return Added(member, outcome)
+
+
+def update_member(
+    db: Database,
+    phone: str,
+    *,
+    name: str | None = None,
+    commune: str | None = None,
+    sector: str | None = None,
+    actor: Actor,
+) -> Added:
+    """Change a member's details (those given); its status stays as it is."""
+    member = get_member(db, phone)
+    updated, outcome = Registry(db).add(
+        member.phone,
+        name=member.name if name is None else name.strip(),
+        commune=member.commune if commune is None else commune.strip(),
+        sector=member.sector if sector is None else sector.strip(),
+        status=member.status,
+        source=actor.kind,
+    )
+    if outcome != "unchanged":
+        _record(db, "member_updated", actor, member.phone, status=updated.status)
+    return Added(updated, "unchanged" if outcome == "kept unsubscribed" else outcome)
 
 
 def remove_member(db: Database, phone: str, actor: Actor) -> str:

@@ -38,6 +38,47 @@ def list_replies(db: Database, limit: int = 200) -> list[Reply]:
     ]
 
 
+@dataclass(frozen=True)
+class Received:
+    """One inbound SMS of any kind (stop, join, help, other, report), oldest id first."""
+
+    id: int
+    at: float
+    phone: str
+    name: str | None
+    kind: str
+    text: str | None
+    handled_by: str | None
+    handled_at: float | None
+
+
+# Commands from registered senders are theirs and the desk's, not members' replies.
+NOT_REPLIES = ("command",)
+
+
+def list_inbound(
+    db: Database, *, after: int = 0, kind: str | None = None, limit: int = 100
+) -> list[Received]:
+    """Inbound SMS with an id above ``after`` (a reader's cursor), oldest first."""
+    where = ["i.id > ?", f"i.kind NOT IN ({', '.join('?' * len(NOT_REPLIES))})"]
+    params: list[object] = [after, *NOT_REPLIES]
+    if kind:
+        where.append("i.kind = ?")
+        params.append(kind)
+    rows = db.query(
+        "SELECT i.*, s.name FROM inbound i LEFT JOIN subscribers s ON s.phone = i.phone "
+        f"WHERE {' AND '.join(where)} ORDER BY i.id LIMIT ?",
+        (*params, limit),
+    )
+    return [
+        Received(
+            int(r["id"]), float(r["at"]), str(r["phone"]), r["name"], str(r["kind"]), r["text"],
+            r["handled_by"], r["handled_at"],
+        )
+        for r in rows
+    ]
+
+
 def mark_handled(db: Database, reply_id: int, actor: Actor) -> None:
     now = time.time()
     with db.transaction() as conn:

@@ -13,6 +13,7 @@ from modemd.config import Config
 from modemd.operations.live import read_status
 from modemd.operations.plans import named_sims
 from modemd.operations.queries import Progress, progress
+from modemd.operations.webhooks import WebhookHealth, webhook_health
 from modemd.pipeline.throttle import pool_estimate
 from modemd.store.db import Database
 from modemd.store.lock import running_pid
@@ -27,6 +28,7 @@ class StatusView:
     windows: list[tuple[str, list[dict[str, Any]]]]  # each SIM's windows, by modem name
     alerts: list[Progress]
     eta: dict[str, float | None]  # seconds until each active alert is sent; None: no ETA
+    webhooks: list[WebhookHealth] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +40,10 @@ class StatusView:
             "alerts": [
                 {**a.as_dict(), "eta_seconds": self.eta.get(a.alert_id)} for a in self.alerts
             ],
+            "webhooks": [
+                {"queued": w.queued, "failed": w.failed, "last_error": w.last_error}
+                for w in self.webhooks
+            ],  # counts only: a webhook's URL may carry a key
         }
 
 
@@ -75,4 +81,6 @@ def status(config: Config, db: Database) -> StatusView:
         # Alerts go one after the other, so each ETA includes those ahead of it.
         pending += pool_estimate(sims, now + pending, a.unsent, a.parts)
         eta[a.alert_id] = math.ceil(pending) if a.unsent else 0
-    return StatusView(pid is not None, pid, last_seen, live, windows, alerts, eta)
+    return StatusView(
+        pid is not None, pid, last_seen, live, windows, alerts, eta, webhook_health(db)
+    )

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from modemd.channels.base import Receipt
+from modemd.store import audit
 from modemd.store.db import Database
 
 if TYPE_CHECKING:
@@ -222,7 +223,7 @@ class PartRecords:
                 )
             ]
             delivery = conn.execute(
-                "SELECT a.parts FROM deliveries d JOIN alerts a "
+                "SELECT a.parts, d.report, d.alert_id, d.phone FROM deliveries d JOIN alerts a "
                 "ON a.id = d.alert_id WHERE d.id = ?",
                 (part["delivery_id"],),
             ).fetchone()
@@ -235,4 +236,10 @@ class PartRecords:
             conn.execute(
                 "UPDATE deliveries SET report = ? WHERE id = ?", (summary, part["delivery_id"])
             )
+            if summary != "pending" and summary != delivery["report"]:
+                # The recipient's final word, in the trail like its "sent" (webhooks read it).
+                audit.record(
+                    conn, now, "report", alert_id=delivery["alert_id"], phone=delivery["phone"],
+                    detail={"report": summary},
+                )
         return True

@@ -38,6 +38,7 @@ from modemd.service.metrics import Metrics
 from modemd.service.notices import Notices
 from modemd.service.retention import purge
 from modemd.service.supervisor import BUSY_TICK, Supervisor, quiet_scheduler_log
+from modemd.service.webhooks import WebhookPool
 from modemd.sms.parts import Composition
 from modemd.sms_commands.desk import SmsDesk
 from modemd.store.db import Database, open_database
@@ -66,6 +67,7 @@ class Daemon:
         self._unmatched: list[tuple[float, Receipt]] = []
         self._state_lock = StateLock(config.state_dir)
         self._audit_seen: int | None = None  # audit entries the log has been told about
+        self.webhooks: WebhookPool | None = None
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -177,6 +179,8 @@ class Daemon:
         self.wake_listener.start()
         self.watcher.start()
         self.scheduler.start()
+        self.webhooks = WebhookPool(cfg)
+        self.webhooks.start()
         if cfg.metrics.listen:
             try:
                 self.metrics.serve(cfg.metrics.listen)
@@ -214,6 +218,8 @@ class Daemon:
         # The wake socket first: a wake-up would otherwise reach a scheduler already shut.
         self.wake_listener.stop()
         self.scheduler.shutdown(wait=False)
+        if self.webhooks is not None:
+            self.webhooks.stop()
         self.metrics.stop()
         self.watcher.stop()
         self.pool.stop()

@@ -21,6 +21,7 @@ from modemd.diskspace import is_disk_full
 from modemd.phone import normalize
 from modemd.pipeline.outbox import Outbox
 from modemd.sms.parts import Composition, compose
+from modemd.store import audit
 from modemd.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class Notices:
             if not problem.notified and (immediate or now - problem.since >= self.notify_after):
                 problem.notified = True
                 log.warning("needs a person: %s", text)
+                self._trail("problem_opened", key, text, now)
                 self.send(text)
         elif problem is not None:
             del self.open[key]
@@ -80,7 +82,19 @@ class Notices:
                 since = datetime.fromtimestamp(problem.since).strftime("%d/%m %H:%M")
                 over = f"résolu: {problem.text} (depuis le {since})"
                 log.warning("over: %s", problem.text)
+                self._trail("problem_closed", key, problem.text, now)
                 self.send(over)
+
+    def _trail(self, event: str, key: str, text: str, now: float) -> None:
+        """In the audit trail too (what webhooks are told from); a full disk loses this
+        line, not the notice."""
+        try:
+            with self.db.transaction() as conn:
+                audit.record(conn, now, event, detail={"problem": key, "text": text})
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            log.warning("%s %s not in the audit trail: the disk is full", event, key)
 
     def event(self, text: str) -> None:
         """Something that happened once (an alert expired with members unserved)."""

@@ -47,6 +47,12 @@ def purge(
             (message_cutoff,),
         ).rowcount
         conn.execute("DELETE FROM sender_failures WHERE at < ?", (now - DAY,))
+        # Webhook events hold alert and inbound texts: gone with the sooner of the two,
+        # once delivered or given up (their ids stay stable: they come from the trail).
+        conn.execute(
+            "DELETE FROM webhook_events WHERE state != 'queued' AND finished_at < ?",
+            (max(message_cutoff, inbound_cutoff),),
+        )
         conn.execute(
             "UPDATE subscribers SET request_text = NULL "
             "WHERE status != 'pending' AND requested_at < ? AND request_text IS NOT NULL",

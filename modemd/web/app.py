@@ -18,8 +18,20 @@ from starlette.exceptions import HTTPException
 
 from modemd.config import Config
 from modemd.store.db import Database, open_database
+from modemd.web.api.app import PREFIX, create_api
+from modemd.web.api.problems import problem_response
 from modemd.web.guard import NeedsLogin, Refused, SecurityHeaders, WebState, guard, login_url
-from modemd.web.pages import alerts, auth, dashboard, members, replies, senders, users
+from modemd.web.pages import (
+    alerts,
+    auth,
+    dashboard,
+    members,
+    replies,
+    senders,
+    tokens,
+    users,
+    webhooks,
+)
 from modemd.web.render import page
 
 # Views run in worker threads (SQLite is synchronous). A handful is plenty for a console
@@ -44,7 +56,9 @@ def create_app(config: Config, db: Database | None = None) -> FastAPI:
         dependencies=[Depends(guard)],
     )
     app.state.web = WebState(config, db if db is not None else open_database(config.state_dir))
-    for module in (auth, dashboard, alerts, members, replies, users, senders):
+    # The API is its own application: its tokens, not the console's sessions, guard it.
+    app.mount(PREFIX, create_api(config, app.state.web.db))
+    for module in (auth, dashboard, alerts, members, replies, users, senders, tokens, webhooks):
         app.include_router(module.router, include_in_schema=False)
     static = resources.files("modemd.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
@@ -59,6 +73,10 @@ def create_app(config: Config, db: Database | None = None) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith(PREFIX + "/"):
+            # Under the API but matched by none of its routes (a path the mount cannot
+            # take, such as one holding a newline): answered as the API answers.
+            return problem_response(exc.status_code, "no such route in the API")
         heading = "Page introuvable" if exc.status_code == 404 else "Requête refusée"
         why = str(exc.detail) if exc.status_code != 404 else "cette adresse ne mène à rien"
         return page(request, "refused.html", exc.status_code, heading=heading, why=why)

@@ -39,6 +39,8 @@ DONE = {
     "bloque": "Expéditeur bloqué : ses commandes sont refusées jusqu'au déblocage.",
     "debloque": "Expéditeur débloqué.",
     "expediteur-retire": "Expéditeur retiré.",
+    "jeton-revoque": "Jeton révoqué : il n'ouvre plus rien.",
+    "webhook-retire": "Webhook retiré : il n'est plus prévenu.",
 }
 
 NAV = [
@@ -50,6 +52,8 @@ NAV = [
     ("/journal", "Journal", ADMINS),
     ("/utilisateurs", "Utilisateurs", ADMINS),
     ("/expediteurs", "Expéditeurs SMS", ADMINS),
+    ("/jetons", "Jetons API", ADMINS),
+    ("/webhooks", "Webhooks", ADMINS),
 ]
 
 

@@ -57,6 +57,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/expediteurs/bloquer"): ADMINS,
     ("POST", "/expediteurs/debloquer"): ADMINS,
     ("POST", "/expediteurs/supprimer"): ADMINS,
+    ("GET", "/jetons"): ADMINS,
+    ("POST", "/jetons/ajouter"): ADMINS,
+    ("POST", "/jetons/revoquer"): ADMINS,
+    ("GET", "/webhooks"): ADMINS,
+    ("POST", "/webhooks/ajouter"): ADMINS,
+    ("POST", "/webhooks/supprimer"): ADMINS,
 }
 
 

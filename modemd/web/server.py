@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import socket
+from collections.abc import Callable
 
 import uvicorn
 
@@ -36,12 +38,25 @@ def give_back_large_buffers() -> None:
     mallopt(M_MMAP_THRESHOLD, 1 << 20)
 
 
-def serve(config: Config) -> int:
+class _Server(uvicorn.Server):
+    """uvicorn's server, saying when it listens: a link printed before would be refused."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self.on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.on_ready is not None and self.started:
+            self.on_ready()
+
+
+def serve(config: Config, on_ready: Callable[[], None] | None = None) -> int:
     give_back_large_buffers()
     host, port = split_listen(config.web.listen)
     app = create_app(config)
     web = config.web
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             app,
             host=host,
@@ -54,7 +69,8 @@ def serve(config: Config) -> int:
             timeout_graceful_shutdown=3,  # live progress streams would hold a stop forever
             ssl_certfile=str(web.tls_cert) if web.tls_cert else None,
             ssl_keyfile=str(web.tls_key) if web.tls_key else None,
-        )
+        ),
+        on_ready,
     )
     scheme = "https" if web.tls_cert else "http"
     log.info("console on %s://%s:%d/", scheme, host, port)

@@ -1,5 +1,6 @@
 """Tableau de bord: each channel with its signal, network and SIM windows (and when a
-blocked one reopens), what is queued, open problems, the last alerts."""
+blocked one reopens), what is queued, open problems, the last alerts; for an admin, each
+webhook's queue and the events it gave up on."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from fastapi.responses import HTMLResponse
 
 from modemd.operations.alerts import list_alerts
 from modemd.operations.status import status
-from modemd.web.guard import state_of
+from modemd.operations.webhooks import webhook_health
+from modemd.web.guard import session, state_of
 from modemd.web.render import page
 
 router = APIRouter()
@@ -49,4 +51,6 @@ def dashboard(request: Request) -> HTMLResponse:
         windows=view.windows,
         window_names=WINDOW_NAMES,
         recent=list_alerts(web.db, limit=8),
+        # Webhooks' URLs are the administrator's business (one may carry a key).
+        webhooks=webhook_health(web.db) if session(request).user.role == "admin" else [],
     )
