@@ -160,9 +160,13 @@ def test_bad_input_is_a_problem_naming_the_field(stack: Stack) -> None:
     _problem(stack.api.get("/alerts/no-such-alert"), 404)
 
 
+FIRST_FIELDS = {"message": "Vol à l'étalage, bijouterie rue des Carmes",
+                "category": "vol_etalage", "target": {"communes": ["Aurillac"]},
+                "issued_by": "CORG Cantal"}
+
+
 def test_an_alert_raised_twice_with_one_key_followed_to_its_end(stack: Stack) -> None:
-    fields = {"message": "Vol à l'étalage, bijouterie rue des Carmes", "category": "vol_etalage",
-              "target": {"communes": ["Aurillac"]}, "issued_by": "CORG Cantal"}
+    fields = FIRST_FIELDS
     key = {"Idempotency-Key": "corg15-api-0001"}
     first = stack.api.post("/alerts", json=fields, headers=key)
     assert first.status_code == 201, first.text
@@ -218,14 +222,20 @@ def test_the_same_key_in_a_new_api_process_gets_the_first_answer(stack: Stack) -
         base_url=f"http://127.0.0.1:{port}/api/v1",
         headers={"Authorization": f"Bearer {stack.tokens['all']}"}, timeout=10,
     ) as fresh:
-        answer = fresh.post("/alerts", json={"message": "autre"},
+        answer = fresh.post("/alerts", json=FIRST_FIELDS,
+                            headers={"Idempotency-Key": "corg15-api-0001"})
+        # The same key for another alert: refused, naming the alert it was used for.
+        reused = fresh.post("/alerts", json={"message": "autre"},
                             headers={"Idempotency-Key": "corg15-api-0001"})
     assert answer.status_code == 201 and answer.json()["recipients"] == 5
     assert answer.json()["state"] == "accepted"
+    assert reused.status_code == 422, reused.text
+    assert reused.json()["errors"][0]["field"] == "Idempotency-Key"
     by_id = stack.api.post("/alerts", json={"message": "Vol", "id": "corg15-api-0002",
                                             "target": {"sectors": ["bijouterie"]}})
     assert by_id.status_code == 201
-    repeat = stack.api.post("/alerts", json={"message": "Vol", "id": "corg15-api-0002"})
+    repeat = stack.api.post("/alerts", json={"message": "Vol", "id": "corg15-api-0002",
+                                             "target": {"sectors": ["bijouterie"]}})
     assert repeat.json() == by_id.json()
     stack.api.post(f"/alerts/{by_id.json()['alert_id']}/cancel")
 

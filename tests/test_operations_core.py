@@ -165,3 +165,19 @@ def test_an_alert_whose_last_recipients_leave_is_done(
     assert db.one(
         "SELECT actor FROM audit WHERE event = 'done' AND alert_id = ?", (submitted.alert_id,)
     ) is not None
+
+
+def test_a_key_reused_for_another_alert_is_refused_not_replayed(
+    site: tuple[Config, Database],
+) -> None:
+    from modemd.operations.idempotency import submit_once
+
+    config, db = site
+    first = submit_once(config, db, {"message": "Vol rue Neuve"}, "crm-77", WEB)
+    again = submit_once(config, db, {"message": "Vol rue Neuve"}, "crm-77", WEB)
+    assert (first.status, again.replayed, again.body) == (201, True, first.body)
+    with pytest.raises(InvalidInput) as reused:
+        submit_once(config, db, {"message": "Braquage place du Marché"}, "crm-77", WEB)
+    problem = reused.value.problems[0]
+    assert problem.field == "Idempotency-Key" and first.body["alert_id"] in problem.message
+    assert db.one("SELECT COUNT(*) AS n FROM alerts")["n"] == 1  # type: ignore[index]

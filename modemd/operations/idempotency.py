@@ -4,6 +4,7 @@ given again to every later call with the same key (``Idempotency-Key`` or the al
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -26,9 +27,33 @@ class Answer:
     replayed: bool  # this call got a stored answer; nothing new was queued
 
 
-def _stored(db: Database, key: str) -> Answer | None:
-    row = db.one("SELECT status, body FROM api_answers WHERE key = ?", (key,))
-    return None if row is None else Answer(int(row["status"]), json.loads(row["body"]), True)
+def _stored(db: Database, key: str, digest: str) -> Answer | None:
+    """The first answer given for ``key``; InvalidInput if that key was for another alert
+    (a client reusing a key by mistake must not believe its new alert went out)."""
+    row = db.one(
+        "SELECT alert_id, status, body, fields_sha256 FROM api_answers WHERE key = ?", (key,)
+    )
+    if row is None:
+        return None
+    if row["fields_sha256"] != digest:
+        raise InvalidInput(
+            [
+                Problem(
+                    "Idempotency-Key",
+                    f"this key was already used for another alert ({row['alert_id']}); "
+                    "give each new alert a new key",
+                )
+            ]
+        )
+    return Answer(int(row["status"]), json.loads(row["body"]), True)
+
+
+def _digest(fields: Mapping[str, Any]) -> str:
+    """The alert asked for, whatever the key's spelling and the order of its fields."""
+    canonical = json.dumps(
+        {k: v for k, v in fields.items() if k != "id"}, sort_keys=True, ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def submit_once(
@@ -51,8 +76,9 @@ def submit_once(
         fields = {**fields, "id": key}
     elif given is not None:
         key = str(given)
+    digest = _digest(fields)
     if key is not None:
-        found = _stored(db, key)
+        found = _stored(db, key, digest)
         if found is not None:
             return found
     request = alert_from_mapping(fields, config)
@@ -71,10 +97,10 @@ def submit_once(
         # Two calls racing with one key made one alert (the outbox is idempotent by key);
         # the first answer stored is the one both get from now on.
         conn.execute(
-            "INSERT OR IGNORE INTO api_answers (key, alert_id, status, body, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (key, submitted.alert_id, answer.status, json.dumps(body), time.time()),
+            "INSERT OR IGNORE INTO api_answers "
+            "(key, alert_id, status, body, fields_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (key, submitted.alert_id, answer.status, json.dumps(body), digest, time.time()),
         )
-    stored = _stored(db, key)
+    stored = _stored(db, key, digest)
     assert stored is not None
     return Answer(stored.status, stored.body, submitted.duplicate)

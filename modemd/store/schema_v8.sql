@@ -22,6 +22,7 @@ CREATE TABLE api_answers (
     alert_id        TEXT NOT NULL,
     status          INTEGER NOT NULL,
     body            TEXT NOT NULL,                 -- JSON
+    fields_sha256   TEXT NOT NULL,                 -- the alert asked for, to tell a key reused
     created_at      REAL NOT NULL
 );
 
