@@ -120,3 +120,27 @@ def test_the_check_counts_the_channels_that_will_carry_the_alert(tmp_path: Path)
         config, db, alert_from_mapping({"message": "Braquage", "priority": "urgent"}, config)
     )
     assert urgent.pace.seconds < 5 * 60 and len(urgent.plans) == 2
+
+
+
+def test_status_eta_counts_the_channels_that_take_the_queue(tmp_path: Path) -> None:
+    """The ETA of `status` counts the primary channels that are up; the backups only while no
+    primary is; an overflow link never (it joins only an urgent alert the others are slow on)."""
+    from modemd.operations.status import eta_channels
+
+    config = make_config(tmp_path, [
+        ChannelConfig(name="usb", port="/dev/null"),
+        ChannelConfig(name="spare", port="/dev/null", use="backup"),
+        smpp_channel(2775, name="agg", use="overflow"),
+    ])  # fmt: skip
+
+    def live(*up: str) -> dict[str, object]:
+        return {"modems": [
+            {"name": n, "modem": {"state": "ready" if n in up else "lost", "registered": None}}
+            for n in ("usb", "spare", "agg")
+        ]}  # fmt: skip
+
+    assert eta_channels(config, live("usb", "spare", "agg")) == {"usb"}
+    assert eta_channels(config, live("spare", "agg")) == {"spare"}
+    assert eta_channels(config, live("agg")) == set()
+    assert eta_channels(config, None) == set()

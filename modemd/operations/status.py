@@ -47,6 +47,21 @@ class StatusView:
         }
 
 
+def eta_channels(config: Config, live: dict[str, Any] | None) -> set[str]:
+    """The channels an ETA counts: those that can send now and will take the queue, the
+    primary ones, or while none of them can, the backups (as the pool routes). Overflow
+    links join only an urgent alert the others would be slow on: not counted. None (or no
+    daemon): no ETA at all."""
+    ready = {
+        m["name"]
+        for m in (live or {}).get("modems", [])
+        if m["modem"]["state"] == "ready" and m["modem"]["registered"] is not False
+    }
+    use = {m.name: m.use for m in config.pool()}
+    primary = {name for name in ready if use.get(name, "primary") == "primary"}
+    return primary or {name for name in ready if use.get(name) == "backup"}
+
+
 def status(config: Config, db: Database) -> StatusView:
     pid = running_pid(config.state_dir)
     snapshot = read_status(config.state_dir)
@@ -59,12 +74,7 @@ def status(config: Config, db: Database) -> StatusView:
         and pid in (0, snapshot.get("pid"))
         else None
     )
-    # Only SIMs that can send now count for an ETA; none (or no daemon): no ETA at all.
-    senders = {
-        m["name"]
-        for m in (live or {}).get("modems", [])
-        if m["modem"]["state"] == "ready" and m["modem"]["registered"] is not False
-    }
+    senders = eta_channels(config, live)
     alerts = progress(db, active_only=True)
     sims = [(throttle, speed) for _, throttle, speed in named_sims(config, db, senders)]
     windows = [
