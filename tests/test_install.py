@@ -52,17 +52,17 @@ def _systemd_analyze() -> str:
     return found
 
 
-def _runnable_copy(tmp_path: Path, text: str | None = None) -> Path:
+def _runnable_copy(tmp_path: Path, text: str | None = None, unit: Path = UNIT) -> Path:
     """The unit with ExecStart pointing at an executable that exists here (verify checks it)."""
     here = shutil.which("modemd", path=str(Path(sys.executable).parent)) or sys.executable
-    text = UNIT.read_text(encoding="utf-8") if text is None else text
+    text = unit.read_text(encoding="utf-8") if text is None else text
     rewritten, count = re.subn(
         r"^ExecStart=/opt/modemd/venv/bin/modemd ", f"ExecStart={here} ", text, flags=re.M
     )
     assert count == 1, "ExecStart no longer runs /opt/modemd/venv/bin/modemd"
     folder = tmp_path / "unit"
     folder.mkdir(exist_ok=True)
-    copy = folder / "modemd.service"
+    copy = folder / unit.name
     copy.write_text(rewritten, encoding="utf-8")
     copy.chmod(0o644)  # verify warns about executable or world-writable unit files
     return copy
@@ -103,10 +103,11 @@ def test_verify_would_catch_a_broken_unit(tmp_path: Path, mistake: str, old: str
     assert result.stdout + result.stderr != "", f"verify did not notice {mistake}"
 
 
-def _service_settings() -> dict[str, list[str]]:
+def _service_settings(unit: Path = UNIT) -> dict[str, list[str]]:
+    """``Section.Key`` -> its values, in order, as systemd reads the unit file."""
     settings: dict[str, list[str]] = {}
     section = ""
-    for raw in UNIT.read_text(encoding="utf-8").splitlines():
+    for raw in unit.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
         if not line or line.startswith(("#", ";")):
             continue

@@ -7,44 +7,20 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.test_install import WEB_UNIT, _systemd_analyze, _verify
+from tests.test_install import _runnable_copy as runnable_copy
+from tests.test_install import _service_settings as service_settings
 
 
 def _runnable_copy(tmp_path: Path) -> Path:
-    here = shutil.which("modemd", path=str(Path(sys.executable).parent)) or sys.executable
-    text, count = re.subn(
-        r"^ExecStart=/opt/modemd/venv/bin/modemd ",
-        f"ExecStart={here} ",
-        WEB_UNIT.read_text(encoding="utf-8"),
-        flags=re.M,
-    )
-    assert count == 1, "ExecStart no longer runs /opt/modemd/venv/bin/modemd"
-    folder = tmp_path / "unit"
-    folder.mkdir(exist_ok=True)
-    copy = folder / "modemd-web.service"
-    copy.write_text(text, encoding="utf-8")
-    copy.chmod(0o644)
-    return copy
+    return runnable_copy(tmp_path, unit=WEB_UNIT)
 
 
 def _settings() -> dict[str, list[str]]:
-    settings: dict[str, list[str]] = {}
-    section = ""
-    for raw in WEB_UNIT.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        settings.setdefault(f"{section}.{key}", []).append(value)
-    return settings
+    return service_settings(WEB_UNIT)
 
 
 def test_web_unit_passes_systemd_analyze_verify_without_a_single_warning(tmp_path: Path) -> None:
